@@ -1,0 +1,222 @@
+import Foundation
+public import Logging
+public import NIOCore
+import NIOPosix
+import ParleyPKI
+public import ParleyServer
+public import ParleyStore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// A whole daemon assembled from a ``DaemonConfiguration``: the database,
+/// the router with every service registered, the listener and the metrics
+/// endpoint, run as one `ServiceGroup` in dependency order. `parleyd` and the
+/// test harness both use this, so tests exercise exactly what ships.
+public final class Daemon: Sendable {
+    /// The daemon's version, reported by `Health/Check`.
+    public static let version = "0.1.0"
+
+    public let configuration: DaemonConfiguration
+    public let database: ParleyDatabase
+    public let server: ParleyServer
+    public let metricsEndpoint: MetricsEndpoint?
+    public let servingState: ServingState
+    public let revocations: RevocationList
+    public let prometheus: PrometheusCollectorRegistry
+    private let logger: Logger
+    private let group: ServiceGroup
+    private let reloader: RevocationFileReloader
+
+    /// Opens the database, loads revocations, builds TLS and the router.
+    ///
+    /// - Parameters:
+    ///   - services: extra services to register (tests add their own methods).
+    ///   - handleSignals: trap SIGTERM/SIGINT (graceful shutdown) and SIGHUP (reload the revocation file).
+    public init(
+        configuration: DaemonConfiguration,
+        services: [any RegistrableService] = [],
+        migrations: [StoreMigration] = [],
+        clock: any WallClock = SystemWallClock(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        handleSignals: Bool = true,
+        logger: Logger
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+
+        let prometheus = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: prometheus)
+        factory.durationHistogramBuckets["parley_call_duration_seconds"] = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+            .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+        ]
+        factory.valueHistogramBuckets["parley_store_batch_size"] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+        self.prometheus = prometheus
+
+        // The store: every module's migrations, applied in order.
+        let batchSizes = BatchSizeRelay()
+        self.database = try ParleyDatabase.open(
+            path: configuration.databasePath,
+            migrations: RevocationStore.migrations + migrations,
+            configuration: configuration.store,
+            onBatch: { batchSizes.record($0) }
+        )
+
+        // Identity: revocations from the database and the file.
+        let revocations = RevocationList()
+        self.revocations = revocations
+        let admin = AdminService(revocations: revocations, store: RevocationStore(database: database), clock: clock)
+        try admin.loadRevocations()
+        let reloader = RevocationFileReloader(
+            path: configuration.server.tls.revocationFilePath,
+            revocations: revocations,
+            handleSignals: handleSignals,
+            logger: logger
+        )
+        try reloader.reload()
+        self.reloader = reloader
+
+        // The router: built-in services, then the subsystems.
+        let servingState = ServingState()
+        self.servingState = servingState
+        var router = Router()
+        router.register(HealthService(servingState: servingState, version: Self.version))
+        router.register(admin)
+        for service in services { router.register(service) }
+
+        let metrics = ServerMetrics(factory: factory, paths: router.paths)
+        batchSizes.target = metrics
+        self.server = try ParleyServer(
+            configuration: configuration.server,
+            router: router,
+            idempotency: IdempotencyStore(database: database, retention: configuration.idempotencyRetention),
+            clock: clock,
+            revocations: revocations,
+            servingState: servingState,
+            metrics: metrics,
+            group: eventLoopGroup,
+            logger: logger
+        )
+        if configuration.metrics.enabled {
+            self.metricsEndpoint = MetricsEndpoint(
+                host: configuration.metrics.host,
+                port: configuration.metrics.port,
+                registry: prometheus,
+                servingState: servingState,
+                group: eventLoopGroup,
+                logger: logger
+            )
+        } else {
+            self.metricsEndpoint = nil
+        }
+
+        // Dependency order: the database first (shut down last).
+        var services: [any Service] = [
+            DatabaseService(
+                database: database,
+                idempotency: IdempotencyStore(database: database, retention: configuration.idempotencyRetention),
+                clock: clock,
+                logger: logger
+            ),
+            server,
+        ]
+        if let metricsEndpoint { services.append(metricsEndpoint) }
+        services.append(reloader)
+        self.group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                logger: logger
+            )
+        )
+    }
+
+    /// Runs until shut down (a signal or ``shutdown()``).
+    public func run() async throws {
+        try await group.run()
+    }
+
+    /// Starts a graceful shutdown: GoAway, in-flight calls finish, database closes.
+    public func shutdown() async {
+        await group.triggerGracefulShutdown()
+    }
+}
+
+/// Hands store batch sizes to the metrics made after the database opened.
+private final class BatchSizeRelay: Sendable {
+    private let box = Mutex<ServerMetrics?>(nil)
+    var target: ServerMetrics? {
+        get { box.withLock { $0 } }
+        set { box.withLock { $0 = newValue } }
+    }
+    func record(_ size: Int) { target?.recordBatch(size: size) }
+}
+
+/// Keeps the database open while the daemon runs, purges expired idempotent
+/// outcomes hourly, and closes the database last on shutdown.
+struct DatabaseService: Service {
+    let database: ParleyDatabase
+    let idempotency: IdempotencyStore
+    let clock: any WallClock
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    let purged = try await idempotency.purgeExpired(nowMilliseconds: clock.nowMilliseconds)
+                    if purged > 0 { logger.info("purged expired idempotency outcomes", metadata: ["count": "\(purged)"]) }
+                } catch {
+                    logger.error("idempotency purge failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
+        try await database.close()
+        logger.info("database closed")
+    }
+}
+
+/// Rereads the revocation file on SIGHUP.
+final class RevocationFileReloader: Service, Sendable {
+    let path: String?
+    let revocations: RevocationList
+    let handleSignals: Bool
+    let logger: Logger
+
+    init(path: String?, revocations: RevocationList, handleSignals: Bool, logger: Logger) {
+        self.path = path
+        self.revocations = revocations
+        self.handleSignals = handleSignals
+        self.logger = logger
+    }
+
+    func reload() throws {
+        guard let path else { return }
+        let serials = try RevocationFile.read(URL(fileURLWithPath: path))
+        revocations.replaceFileSerials(serials)
+        logger.info("revocation file loaded", metadata: ["path": "\(path)", "serials": "\(serials.count)"])
+    }
+
+    func run() async throws {
+        guard handleSignals else {
+            try? await gracefulShutdown()
+            return
+        }
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                do {
+                    try self.reload()
+                } catch {
+                    // A broken file keeps the previous list: revocations are never dropped by a typo.
+                    self.logger.error("revocation file not reloaded; keeping the previous list", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+public import Logging
+public import ParleyServer
+public import ParleyStore
+import Foundation
+import ParleyPKI
+
+/// Everything `parleyd` can be told. Defaults are the embedded ones the
+/// README's first command runs on; ``DaemonConfiguration+File`` and the
+/// command-line flags change them.
+public struct DaemonConfiguration: Sendable {
+    /// Listener, limits, timeouts, TLS.
+    public var server: ServerConfiguration
+    /// Holds the SQLite database (`parley.sqlite`).
+    public var dataDirectory: String
+    /// Where development certificates are created and read when the TLS
+    /// paths are not given (`certs/dev`).
+    public var certificateDirectory: String
+    /// Whether the TLS file paths came from configuration (true) or default
+    /// to the development certificate directory (false).
+    public var usesDevelopmentCertificates: Bool
+    public var metrics: Metrics
+    public var store: ParleyDatabase.Configuration
+    /// How long idempotent outcomes are kept.
+    public var idempotencyRetention: Duration
+    public var logLevel: Logger.Level
+
+    /// The Prometheus and `/healthz` endpoint.
+    public struct Metrics: Sendable, Hashable {
+        public var enabled: Bool
+        public var host: String
+        public var port: Int
+
+        public init(enabled: Bool, host: String, port: Int) {
+            self.enabled = enabled
+            self.host = host
+            self.port = port
+        }
+
+        public static var defaults: Metrics { Metrics(enabled: true, host: "127.0.0.1", port: 9464) }
+    }
+
+    public var databasePath: String { URL(fileURLWithPath: dataDirectory).appendingPathComponent("parley.sqlite").path }
+
+    public init(
+        server: ServerConfiguration,
+        dataDirectory: String,
+        certificateDirectory: String,
+        usesDevelopmentCertificates: Bool,
+        metrics: Metrics,
+        store: ParleyDatabase.Configuration,
+        idempotencyRetention: Duration,
+        logLevel: Logger.Level
+    ) {
+        self.server = server
+        self.dataDirectory = dataDirectory
+        self.certificateDirectory = certificateDirectory
+        self.usesDevelopmentCertificates = usesDevelopmentCertificates
+        self.metrics = metrics
+        self.store = store
+        self.idempotencyRetention = idempotencyRetention
+        self.logLevel = logLevel
+    }
+
+    /// 127.0.0.1:7443, data in `./.parley/`, development certificates in
+    /// `certs/dev/`, metrics on 127.0.0.1:9464.
+    public static var defaults: DaemonConfiguration {
+        let certificates = CertificateDirectory(path: "certs/dev")
+        return DaemonConfiguration(
+            server: ServerConfiguration(
+                host: "127.0.0.1",
+                port: 7443,
+                limits: .defaults,
+                timeouts: .defaults,
+                tls: .mTLS(
+                    certificateChain: certificates.serverCertificate.path,
+                    privateKey: certificates.serverPrivateKey.path,
+                    clientCA: certificates.caCertificate.path,
+                    revocationFile: certificates.revocationList.path
+                )
+            ),
+            dataDirectory: ".parley",
+            certificateDirectory: "certs/dev",
+            usesDevelopmentCertificates: true,
+            metrics: .defaults,
+            store: .defaults,
+            idempotencyRetention: .seconds(24 * 3600),
+            logLevel: .info
+        )
+    }
+
+    /// Points the TLS paths at `certificateDirectory` (after it changed).
+    public mutating func useDevelopmentCertificates(in directory: String) {
+        let certificates = CertificateDirectory(path: directory)
+        certificateDirectory = directory
+        usesDevelopmentCertificates = true
+        server.tls.certificateChainPath = certificates.serverCertificate.path
+        server.tls.privateKeyPath = certificates.serverPrivateKey.path
+        server.tls.clientCAPath = certificates.caCertificate.path
+        server.tls.revocationFilePath = certificates.revocationList.path
+    }
+
+    /// Checks every number and path is usable; the message names the setting.
+    public func validate() throws {
+        func require(_ condition: Bool, _ message: String) throws {
+            if !condition { throw ConfigurationError(message: message) }
+        }
+        let limits = server.limits
+        try require((0...65535).contains(server.port), "listen.port must be 0...65535")
+        try require(limits.maxFrameBytes >= 64 && limits.maxFrameBytes <= 1 << 30, "limits.max_frame_bytes must be 64...1073741824")
+        try require(limits.maxConcurrentCalls >= 1 && limits.maxConcurrentCalls <= 100_000, "limits.max_concurrent_calls must be 1...100000")
+        try require(
+            limits.writeBufferLowWaterMark >= 1 && limits.writeBufferLowWaterMark < limits.writeBufferHighWaterMark,
+            "limits.write_buffer_low_water_mark must be at least 1 and below limits.write_buffer_high_water_mark"
+        )
+        let timeouts = server.timeouts
+        for (name, value) in [
+            ("handshake", timeouts.handshake), ("partial_frame", timeouts.partialFrame), ("idle", timeouts.idle),
+            ("default_call", timeouts.defaultCall), ("max_call", timeouts.maxCall), ("shutdown_grace", timeouts.shutdownGrace),
+        ] {
+            try require(value > .zero, "timeouts_ms.\(name) must be positive")
+        }
+        try require((0...65535).contains(metrics.port), "metrics.port must be 0...65535")
+        try require(store.maxBatchSize >= 1 && store.maxBatchSize <= 10_000, "store.max_batch_size must be 1...10000")
+        try require(idempotencyRetention >= .seconds(60), "idempotency_retention_ms must be at least 60000")
+    }
+}
+
+/// A configuration that cannot be used; the message names the setting.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,129 @@
+import Foundation
+public import GRDB
+import Logging
+
+/// One named schema change, owned by one module. Identifiers are prefixed with
+/// the module (`store.v1.idempotency`, `warehouse.v1.ledger`) and never change
+/// once released.
+public struct StoreMigration: Sendable {
+    public let identifier: String
+    public let migrate: @Sendable (Database) throws -> Void
+
+    public init(_ identifier: String, migrate: @escaping @Sendable (Database) throws -> Void) {
+        self.identifier = identifier
+        self.migrate = migrate
+    }
+}
+
+/// Parley's SQLite database: WAL mode with `synchronous=FULL`, so that a
+/// write whose transaction committed survives `kill -9` and power loss; and a
+/// ``BatchedWriter`` that commits concurrent writes together.
+///
+/// Every subsystem owns its tables and their migrations; the daemon passes all
+/// of them to ``open(path:migrations:configuration:logger:)``.
+public final class ParleyDatabase: Sendable {
+    /// Direct access, for reads and for writes that must not wait for a batch.
+    public let writer: any DatabaseWriter
+    /// Group commit for concurrent writes (DESIGN §4).
+    public let batchedWriter: BatchedWriter
+
+    /// Tunables of the store.
+    public struct Configuration: Sendable {
+        /// The largest number of write operations committed in one transaction.
+        public var maxBatchSize: Int
+        /// How long a writer waits for a lock before SQLITE_BUSY.
+        public var busyTimeout: Duration
+
+        public init(maxBatchSize: Int, busyTimeout: Duration) {
+            self.maxBatchSize = maxBatchSize
+            self.busyTimeout = busyTimeout
+        }
+
+        public static var defaults: Configuration {
+            Configuration(maxBatchSize: 512, busyTimeout: .seconds(5))
+        }
+    }
+
+    /// The store's own migrations (the idempotency table). Always applied first.
+    public static let coreMigrations: [StoreMigration] = IdempotencyStore.migrations
+
+    init(writer: any DatabaseWriter, configuration: Configuration, onBatch: (@Sendable (Int) -> Void)?) {
+        self.writer = writer
+        self.batchedWriter = BatchedWriter(writer: writer, maxBatchSize: configuration.maxBatchSize, onBatch: onBatch)
+    }
+
+    /// Opens (creating if needed) the database file at `path` and applies every
+    /// migration not yet applied, in order.
+    public static func open(
+        path: String,
+        migrations: [StoreMigration],
+        configuration: Configuration = .defaults,
+        onBatch: (@Sendable (Int) -> Void)? = nil
+    ) throws -> ParleyDatabase {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let pool = try DatabasePool(path: path, configuration: grdbConfiguration(configuration))
+        try migrate(pool, migrations: migrations)
+        return ParleyDatabase(writer: pool, configuration: configuration, onBatch: onBatch)
+    }
+
+    /// An in-memory database for tests (no durability).
+    public static func inMemory(
+        migrations: [StoreMigration],
+        configuration: Configuration = .defaults
+    ) throws -> ParleyDatabase {
+        let queue = try DatabaseQueue(configuration: grdbConfiguration(configuration))
+        try migrate(queue, migrations: migrations)
+        return ParleyDatabase(writer: queue, configuration: configuration, onBatch: nil)
+    }
+
+    private static func grdbConfiguration(_ configuration: Configuration) -> GRDB.Configuration {
+        var config = GRDB.Configuration()
+        config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds))
+        config.prepareDatabase { db in
+            // An acknowledged write is durable: fsync the WAL on every commit.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        return config
+    }
+
+    private static func migrate(_ writer: some DatabaseWriter, migrations: [StoreMigration]) throws {
+        var migrator = DatabaseMigrator()
+        var seen = Set<String>()
+        for migration in coreMigrations + migrations {
+            guard seen.insert(migration.identifier).inserted else {
+                throw StoreError.duplicateMigration(migration.identifier)
+            }
+            migrator.registerMigration(migration.identifier) { db in try migration.migrate(db) }
+        }
+        try migrator.migrate(writer)
+    }
+
+    /// The value of a pragma, for checks and operations.
+    public func pragma(_ name: String) throws -> String? {
+        try writer.read { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+    }
+
+    /// Closes the database; pending batched writes finish first.
+    public func close() async throws {
+        await batchedWriter.drain()
+        if let pool = writer as? DatabasePool {
+            try pool.close()
+        } else if let queue = writer as? DatabaseQueue {
+            try queue.close()
+        }
+    }
+}
+
+/// Store failures that are not a single operation's own error.
+public enum StoreError: Error, CustomStringConvertible {
+    case duplicateMigration(String)
+    case closed
+
+    public var description: String {
+        switch self {
+        case .duplicateMigration(let identifier): "migration '\(identifier)' is registered twice"
+        case .closed: "the database is closed"
+        }
+    }
+}

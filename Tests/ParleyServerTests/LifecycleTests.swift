@@ -1,0 +1,89 @@
+import Foundation
+import ParleyClient
+import ParleyDaemon
+import ParleyPKI
+import SwiftProtobuf
+import ParleyProtos
+import ParleyServer
+import ParleyTesting
+import ParleyWire
+import Synchronization
+import Testing
+
+@Suite("Idempotency and shutdown")
+struct LifecycleTests {
+    private func entry(_ text: String) -> Parley_V1_HealthCheckRequest {
+        var request = Parley_V1_HealthCheckRequest()
+        request.payload = Data(text.utf8)
+        return request
+    }
+
+    @Test("same key and request: the stored outcome; same key, other request: FAILED_PRECONDITION")
+    func idempotency() async throws {
+        try await withServiceDaemon { daemon, probe in
+            try await daemon.client().using { client in
+                let options = CallOptions(idempotencyKey: "key-1")
+                let first = try await client.unary(TestService.append, entry("a"), as: Parley_V1_HealthCheckResponse.self, options: options)
+                let retry = try await client.unary(TestService.append, entry("a"), as: Parley_V1_HealthCheckResponse.self, options: options)
+                #expect(retry == first)
+                #expect(probe.snapshot.appends == 1)
+                do {
+                    _ = try await client.unary(TestService.append, entry("b"), as: Parley_V1_HealthCheckResponse.self, options: options)
+                    Issue.record("expected FAILED_PRECONDITION")
+                } catch let error as RPCError {
+                    #expect(error.code == .failedPrecondition)
+                }
+                // Concurrent duplicates run once.
+                try await withThrowingTaskGroup(of: Parley_V1_HealthCheckResponse.self) { group in
+                    for _ in 0..<20 {
+                        group.addTask {
+                            try await client.unary(TestService.append, self.entry("c"), as: Parley_V1_HealthCheckResponse.self, options: CallOptions(idempotencyKey: "key-2"))
+                        }
+                    }
+                    var outcomes = Set<UInt64>()
+                    for try await response in group { outcomes.insert(response.uptimeMs) }
+                    #expect(outcomes.count == 1)
+                }
+                #expect(probe.snapshot.appends == 2)
+                // Without a key every call runs.
+                _ = try await client.unary(TestService.append, entry("a"), as: Parley_V1_HealthCheckResponse.self)
+                #expect(probe.snapshot.appends == 3)
+            }
+            // Another principal's identical key is its own.
+            try await daemon.client("someone-else", roles: [.agent]).using { other in
+                _ = try await other.unary(TestService.append, entry("a"), as: Parley_V1_HealthCheckResponse.self, options: CallOptions(idempotencyKey: "key-1"))
+            }
+            #expect(probe.snapshot.appends == 4)
+        }
+    }
+
+    @Test("graceful shutdown: in-flight calls finish, new calls are refused, Watch reports DRAINING")
+    func gracefulShutdown() async throws {
+        try await withServiceDaemon { daemon, _ in
+            try await daemon.client().using { client in
+                let statuses = Locked<[Parley_V1_ServingStatus]>([])
+                let watch = Task {
+                    for try await response in client.serverStreaming(HealthService.watch, Parley_V1_HealthWatchRequest(), as: Parley_V1_HealthCheckResponse.self) {
+                        statuses.update { $0.append(response.status) }
+                    }
+                }
+                let inFlight = Task {
+                    try await client.unary(TestService.echo, entry("sleep:700"), as: Parley_V1_HealthCheckResponse.self)
+                }
+                try await Task.sleep(for: .milliseconds(200))
+                await daemon.shutdown()
+                try await Task.sleep(for: .milliseconds(100))
+                do {
+                    _ = try await client.unary(TestService.echo, entry("late"), as: Parley_V1_HealthCheckResponse.self)
+                    Issue.record("a call after shutdown began must be refused")
+                } catch let error as RPCError {
+                    #expect(error.code == .unavailable)
+                }
+                let finished = try await inFlight.value
+                #expect(String(decoding: finished.payload, as: UTF8.self) == "sleep:700")
+                try await watch.value
+                #expect(statuses.value == [.serving, .draining])
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import GRDB
+import ParleyStore
+import Synchronization
+import Testing
+
+@Suite("Store")
+struct StoreTests {
+    static let itemTable = StoreMigration("test.v1.item") { db in
+        try db.execute(sql: "CREATE TABLE item (id INTEGER PRIMARY KEY, value INTEGER NOT NULL UNIQUE)")
+    }
+
+    final class BatchLog: Sendable {
+        private let sizes = Mutex<[Int]>([])
+        func append(_ size: Int) { sizes.withLock { $0.append(size) } }
+        var all: [Int] { sizes.withLock { $0 } }
+    }
+
+    private func withDatabase<T>(_ body: (ParleyDatabase, BatchLog) async throws -> T) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let batches = BatchLog()
+        let database = try ParleyDatabase.open(
+            path: directory.appendingPathComponent("test.sqlite").path,
+            migrations: [Self.itemTable],
+            onBatch: { size in batches.append(size) }
+        )
+        let result = try await body(database, batches)
+        try await database.close()
+        return result
+    }
+
+    @Test("durable settings: WAL journal and synchronous=FULL")
+    func pragmas() async throws {
+        try await withDatabase { database, _ in
+            let journal = try database.pragma("journal_mode")
+            let synchronous = try database.pragma("synchronous")
+            #expect(journal == "wal")
+            #expect(synchronous == "2")
+        }
+    }
+
+    struct Refused: Error {}
+
+    @Test("1,000 concurrent writes with some failing: exactly the good ones commit, in shared batches")
+    func groupCommit() async throws {
+        try await withDatabase { database, batches in
+            // value 0 exists, so writes that insert it again violate UNIQUE.
+            _ = try await database.batchedWriter.write { db in try db.execute(sql: "INSERT INTO item (value) VALUES (0)") }
+            let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
+                for i in 1...1000 {
+                    group.addTask {
+                        do {
+                            try await database.batchedWriter.write { db in
+                                try db.execute(sql: "INSERT INTO item (value) VALUES (?)", arguments: [i])
+                                if i % 10 == 3 { throw Refused() }  // after writing: must roll back alone
+                                if i % 10 == 7 { try db.execute(sql: "INSERT INTO item (value) VALUES (0)") }
+                            }
+                            return (i, true)
+                        } catch {
+                            return (i, false)
+                        }
+                    }
+                }
+                var outcomes: [Int: Bool] = [:]
+                for try await (i, ok) in group { outcomes[i] = ok }
+                return outcomes
+            }
+            let expected = Set((1...1000).filter { $0 % 10 != 3 && $0 % 10 != 7 })
+            #expect(Set(outcomes.filter(\.value).keys) == expected)
+            let stored = try await database.writer.read { db in try Set(Int.fetchAll(db, sql: "SELECT value FROM item WHERE value > 0")) }
+            #expect(stored == expected)
+            let sizes = batches.all
+            #expect(sizes.reduce(0, +) == 1001)
+            #expect(sizes.contains { $0 > 1 }, "concurrent writes should share a commit")
+        }
+    }
+
+    @Test("a write returns its value and drain waits for everything queued")
+    func returnsValues() async throws {
+        try await withDatabase { database, _ in
+            let id = try await database.batchedWriter.write { db -> Int64 in
+                try db.execute(sql: "INSERT INTO item (value) VALUES (42)")
+                return db.lastInsertedRowID
+            }
+            #expect(id > 0)
+            await database.batchedWriter.drain()
+        }
+    }
+
+    @Test("idempotency outcomes are kept for the retention, scoped by principal")
+    func idempotencyRetention() async throws {
+        try await withDatabase { database, _ in
+            let store = IdempotencyStore(database: database, retention: .seconds(3600))
+            let record = IdempotencyRecord(requestDigest: Data([1]), code: 0, payload: Data([9]), createdAtMilliseconds: 1_000_000)
+            try await store.store(principal: "acme", method: "/m", key: "k", record: record)
+            #expect(try await store.lookup(principal: "acme", method: "/m", key: "k", nowMilliseconds: 1_000_000 + 3_599_000) == record)
+            #expect(try await store.lookup(principal: "other", method: "/m", key: "k", nowMilliseconds: 1_000_000) == nil)
+            #expect(try await store.lookup(principal: "acme", method: "/m", key: "k", nowMilliseconds: 1_000_000 + 3_601_000) == nil)
+            #expect(try await store.purgeExpired(nowMilliseconds: 1_000_000 + 3_601_000) == 1)
+        }
+    }
+}
