@@ -35,6 +35,7 @@ final class ClientConnection: Sendable {
         let flags = Flags()
         let eventLoop = group.next()
         let ready = eventLoop.makePromise(of: Void.self)
+        let handlerPromise = eventLoop.makePromise(of: NIOLoopBound<ClientConnectionHandler>.self)
         let connectTimeout = TimeAmount(configuration.connectTimeout)
         let channel: any Channel
         do {
@@ -49,13 +50,16 @@ final class ClientConnection: Sendable {
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(tls)
                         try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: maxFrameBytes)))
-                        try sync.addHandler(ClientConnectionHandler(ready: ready, onGoAway: { flags.usable.store(false, ordering: .relaxed) }))
+                        let handler = ClientConnectionHandler(ready: ready, onGoAway: { flags.usable.store(false, ordering: .relaxed) })
+                        try sync.addHandler(handler)
+                        handlerPromise.succeed(NIOLoopBound(handler, eventLoop: channel.eventLoop))
                     }
                 }
                 .connect(host: configuration.host, port: configuration.port)
                 .get()
         } catch {
             ready.fail(error)
+            handlerPromise.fail(error)
             throw RPCError(
                 code: .unavailable,
                 message: "cannot connect to \(configuration.host):\(configuration.port): \(error) (is parleyd running?)",
@@ -73,9 +77,7 @@ final class ClientConnection: Sendable {
             channel.close(promise: nil)
             throw ClientErrors.map(error)
         }
-        let handler = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self), eventLoop: channel.eventLoop)
-        }.get()
+        let handler = try await handlerPromise.futureResult.get()
         return ClientConnection(channel: channel, handler: handler, flags: flags)
     }
 
@@ -103,7 +105,12 @@ final class ClientConnection: Sendable {
                         pending: .unary(continuation)
                     )
                     if !handler.isUsable { self.flags.usable.store(false, ordering: .relaxed) }
-                    token.state.withLock { $0.id = id }
+                    let cancelled = token.state.withLock { state -> Bool in
+                        state.id = id
+                        return state.cancelled
+                    }
+                    // Cancelled between sending and recording the id: cancel now.
+                    if cancelled, let id { handler.cancel(id: id) }
                 }
             }
         } onCancel: {

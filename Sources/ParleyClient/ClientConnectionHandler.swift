@@ -34,8 +34,11 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         self.onGoAway = onGoAway
     }
 
-    /// True while new calls may start here.
-    var isUsable: Bool { goAway == nil && closed == nil }
+    /// True while new calls may start here. A connection retires before its
+    /// call ids would wrap around (ids must only grow).
+    var isUsable: Bool { goAway == nil && closed == nil && nextCallID < Self.lastUsableCallID }
+
+    static let lastUsableCallID = UInt32.max - 1024
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -55,7 +58,8 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        fail(with: closed ?? RPCError(code: .unavailable, message: "the connection was closed"))
+        // The server's GoAway says why better than the close that followed it.
+        fail(with: closed ?? goAway ?? RPCError(code: .unavailable, message: "the connection was closed"))
         bound = nil
         context.fireChannelInactive()
     }
@@ -82,8 +86,12 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// Sends a Call; returns its id, or nil (and fails `pending`) when the
     /// connection can no longer take calls.
     func start(method: String, request: Data, timeout: Duration, metadata: [String: String], pending: Pending) -> UInt32? {
-        if let error = closed ?? goAway {
+        if let error = goAway ?? closed {
             resolve(pending, with: .failure(error))
+            return nil
+        }
+        guard nextCallID < Self.lastUsableCallID else {
+            resolve(pending, with: .failure(RPCError(code: .unavailable, message: "call ids exhausted on this connection; retry")))
             return nil
         }
         guard let context, let bound else {

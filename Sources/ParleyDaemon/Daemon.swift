@@ -114,18 +114,20 @@ public final class Daemon: Sendable {
             self.metricsEndpoint = nil
         }
 
-        // Dependency order: the database first (shut down last).
+        // Dependency order: the database first, the listener last. Shutdown
+        // runs in reverse: the listener drains while /healthz still answers
+        // 503 and metrics can still be scraped; the database closes last.
         var services: [any Service] = [
             DatabaseService(
                 database: database,
                 idempotency: IdempotencyStore(database: database, retention: configuration.idempotencyRetention),
                 clock: clock,
                 logger: logger
-            ),
-            server,
+            )
         ]
         if let metricsEndpoint { services.append(metricsEndpoint) }
         services.append(reloader)
+        services.append(server)
         self.group = ServiceGroup(
             configuration: .init(
                 services: services.map { .init(service: $0) },

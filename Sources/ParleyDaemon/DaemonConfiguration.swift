@@ -119,6 +119,7 @@ public struct DaemonConfiguration: Sendable {
         ] {
             try require(value > .zero, "timeouts_ms.\(name) must be positive")
         }
+        try require(timeouts.defaultCall <= timeouts.maxCall, "timeouts_ms.default_call must not exceed timeouts_ms.max_call")
         try require((0...65535).contains(metrics.port), "metrics.port must be 0...65535")
         try require(store.maxBatchSize >= 1 && store.maxBatchSize <= 10_000, "store.max_batch_size must be 1...10000")
         try require(idempotencyRetention >= .seconds(60), "idempotency_retention_ms must be at least 60000")

@@ -32,11 +32,20 @@ public struct CertificateDirectory: Sendable {
 
     /// Creates the CA, the server certificate, an `admin` client certificate
     /// (roles admin and agent) and an empty revocation list, unless the CA
-    /// already exists. Returns whether anything was created.
+    /// already exists. Returns whether anything was created. A directory with
+    /// some of the files but not all is an error: replacing the CA would
+    /// silently invalidate every certificate it issued.
     @discardableResult
     public func initialize(serverDNSNames: [String] = ["localhost"], serverIPs: [String] = ["127.0.0.1", "::1"]) throws -> Bool {
         if isInitialized { return false }
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let files = FileManager.default
+        let present = [caCertificate, caPrivateKey, serverCertificate, serverPrivateKey].filter { files.fileExists(atPath: $0.path) }
+        guard present.isEmpty else {
+            throw PKIError(
+                message: "\(url.path) is incomplete (has \(present.map(\.lastPathComponent).joined(separator: ", ")) but not all of ca.pem, ca-key.pem, server.pem, server-key.pem); restore the missing files or move the directory away"
+            )
+        }
+        try files.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let authority = try CertificateAuthority.create()
         try write(authority.certificatePEM, to: caCertificate)
         try writeSecret(authority.privateKeyPEM, to: caPrivateKey)
@@ -93,13 +102,11 @@ public struct CertificateDirectory: Sendable {
         let existing = try RevocationFile.read(revocationList)
         if existing.contains(normalized) { return false }
         let line = reason.isEmpty ? "\(normalized)\n" : "\(normalized) # \(reason.replacingOccurrences(of: "\n", with: " "))\n"
-        if let handle = try? FileHandle(forWritingTo: revocationList) {
-            defer { try? handle.close() }
-            try handle.seekToEnd()
-            try handle.write(contentsOf: Data(line.utf8))
-        } else {
-            try write(line, to: revocationList)
-        }
+        // Rewrite the whole file atomically, so a file without a final
+        // newline never glues the new serial onto the last line.
+        var text = (try? String(contentsOf: revocationList, encoding: .utf8)) ?? ""
+        if !text.isEmpty && !text.hasSuffix("\n") { text += "\n" }
+        try write(text + line, to: revocationList)
         return true
     }
 
@@ -107,9 +114,24 @@ public struct CertificateDirectory: Sendable {
         try Data(text.utf8).write(to: file, options: .atomic)
     }
 
+    /// Writes a private key readable by its owner only, from the first byte.
     private func writeSecret(_ text: String, to file: URL) throws {
-        try Data(text.utf8).write(to: file, options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+        let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw PKIError(message: "cannot create \(temporary.path)")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: temporary)
+            try handle.write(contentsOf: Data(text.utf8))
+            try handle.synchronize()
+            try handle.close()
+            guard rename(temporary.path, file.path) == 0 else {
+                throw PKIError(message: "cannot move the new key into \(file.path): errno \(errno)")
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
     }
 }
 

@@ -100,13 +100,14 @@ public enum CertificateSerial {
     public static func normalize(text: String) -> String? {
         var hex = text.lowercased().filter { $0 != ":" && !$0.isWhitespace }
         if hex.hasPrefix("0x") { hex.removeFirst(2) }
-        guard !hex.isEmpty, hex.count <= 64, hex.allSatisfy(\.isHexDigit) else { return nil }
+        guard !hex.isEmpty, hex.count <= 64, hex.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
         if hex.count % 2 == 1 { hex = "0" + hex }
         var bytes: [UInt8] = []
         var index = hex.startIndex
         while index < hex.endIndex {
             let next = hex.index(index, offsetBy: 2)
-            bytes.append(UInt8(hex[index..<next], radix: 16)!)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
             index = next
         }
         return normalize(bytes: bytes)

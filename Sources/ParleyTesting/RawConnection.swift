@@ -24,13 +24,14 @@ public final class RawConnection {
         port: Int,
         credentials: TestPKI.Credentials,
         pki: TestPKI,
+        alpn: [String] = [WireProtocol.alpn],
         _ body: (RawConnection) async throws -> T
     ) async throws -> T {
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(credentials.certificatePath).map { .certificate($0) }
         configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: credentials.keyPath, format: .pem))
         configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.caPath))
-        configuration.applicationProtocols = [WireProtocol.alpn]
+        configuration.applicationProtocols = alpn
         let context = try NIOSSLContext(configuration: configuration)
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in

@@ -10,9 +10,8 @@ import SwiftProtobuf
 /// a peer cannot make the decoder allocate more than `maxFrameBytes`.
 ///
 /// Besides frames, the decoder reports with a ``PartialFrameEvent`` user event
-/// when a frame starts arriving and when the input is back on a frame
-/// boundary, so that a handler behind it can time out a peer that stalls in
-/// the middle of a frame.
+/// when a frame starts arriving and when it completes, so that a handler
+/// behind it can time out a peer that stalls in the middle of a frame.
 public struct FrameDecoder: ByteToMessageDecoder {
     public typealias InboundOut = Parley_Wire_V1_Frame
 
@@ -52,6 +51,9 @@ public struct FrameDecoder: ByteToMessageDecoder {
             throw FrameDecodingError.undecodableFrame(description: String(describing: error))
         }
         buffer.moveReaderIndex(forwardBy: total)
+        // Every completed frame restarts the clock for the next one, so a
+        // steady stream of frames never looks like a stalled one.
+        markPartial(false, context: context)
         markPartial(buffer.readableBytes > 0, context: context)
         context.fireChannelRead(Self.wrapInboundOut(frame))
         return .continue

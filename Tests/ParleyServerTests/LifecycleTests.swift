@@ -59,7 +59,7 @@ struct LifecycleTests {
 
     @Test("graceful shutdown: in-flight calls finish, new calls are refused, Watch reports DRAINING")
     func gracefulShutdown() async throws {
-        try await withServiceDaemon { daemon, _ in
+        try await withServiceDaemon { daemon, probe in
             try await daemon.client().using { client in
                 let statuses = Locked<[Parley_V1_ServingStatus]>([])
                 let watch = Task {
@@ -68,9 +68,13 @@ struct LifecycleTests {
                     }
                 }
                 let inFlight = Task {
-                    try await client.unary(TestService.echo, entry("sleep:700"), as: Parley_V1_HealthCheckResponse.self)
+                    try await client.unary(TestService.echo, entry("sleep:1000"), as: Parley_V1_HealthCheckResponse.self)
                 }
-                try await Task.sleep(for: .milliseconds(200))
+                // Shut down only once both calls are running on the server.
+                #expect(await probe.wait { $0.sleeping == 1 })
+                let clock = ContinuousClock()
+                let giveUp = clock.now + .seconds(5)
+                while statuses.value.isEmpty && clock.now < giveUp { try await Task.sleep(for: .milliseconds(5)) }
                 await daemon.shutdown()
                 try await Task.sleep(for: .milliseconds(100))
                 do {
@@ -80,7 +84,7 @@ struct LifecycleTests {
                     #expect(error.code == .unavailable)
                 }
                 let finished = try await inFlight.value
-                #expect(String(decoding: finished.payload, as: UTF8.self) == "sleep:700")
+                #expect(String(decoding: finished.payload, as: UTF8.self) == "sleep:1000")
                 try await watch.value
                 #expect(statuses.value == [.serving, .draining])
             }

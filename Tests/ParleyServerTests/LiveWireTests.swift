@@ -228,3 +228,51 @@ struct LiveWireTests {
         }
     }
 }
+
+@Suite("Server edge cases")
+struct ServerEdgeTests {
+    @Test("a response larger than max_frame_bytes fails the call, not the connection")
+    func oversizedResponse() async throws {
+        try await withServiceDaemon(configure: { $0.server.limits.maxFrameBytes = 64 * 1024 }) { daemon, _ in
+            try await daemon.client().using { client in
+                var request = Parley_V1_HealthWatchRequest()
+                request.intervalMs = 100 * 1024
+                do {
+                    _ = try await client.unary(TestService.large, request, as: Parley_V1_HealthCheckResponse.self)
+                    Issue.record("expected RESOURCE_EXHAUSTED")
+                } catch let error as RPCError {
+                    #expect(error.code == .resourceExhausted)
+                }
+                request.intervalMs = 1024
+                let small = try await client.unary(TestService.large, request, as: Parley_V1_HealthCheckResponse.self)
+                #expect(small.payload.count == 1024)
+            }
+        }
+    }
+
+    @Test("a client that does not negotiate ALPN parley/1 is refused")
+    func alpnRequired() async throws {
+        try await withServiceDaemon { daemon, _ in
+            let credentials = try daemon.pki.client("old-client", roles: [.agent])
+            let frames = try await RawConnection.with(port: daemon.port, credentials: credentials, pki: daemon.pki, alpn: []) { raw in
+                await raw.framesUntilClose()
+            }
+            guard case .goAway(let goAway) = frames.last?.kind else {
+                Issue.record("expected GoAway, got \(frames)")
+                return
+            }
+            #expect(goAway.status.code == .invalidArgument)
+        }
+    }
+
+    @Test("Health answers any authenticated caller, even one without roles")
+    func healthForEveryone() async throws {
+        try await withTestDaemon { daemon in
+            try await daemon.client("no-roles", roles: []).using { client in
+                let response = try await client.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
+                #expect(response.principal == "no-roles")
+                #expect(response.roles.isEmpty)
+            }
+        }
+    }
+}

@@ -23,12 +23,24 @@ final class ConnectionHandler: ChannelInboundHandler {
     final class ActiveCall {
         let metrics: MethodMetrics
         let started: NIODeadline
+        let requestID: String?
         var task: Task<Void, Never>?
         var deadlineTimer: Scheduled<Void>?
+        /// A streamed response waiting for the connection to drain.
+        var writabilityWaiter: CheckedContinuation<Void, any Error>?
 
-        init(metrics: MethodMetrics, started: NIODeadline) {
+        init(metrics: MethodMetrics, started: NIODeadline, requestID: String?) {
             self.metrics = metrics
             self.started = started
+            self.requestID = requestID
+        }
+
+        /// Ends the call's work: no reply is expected from it any more.
+        func stop(_ reason: RPCError) {
+            deadlineTimer?.cancel()
+            task?.cancel()
+            writabilityWaiter?.resume(throwing: reason)
+            writabilityWaiter = nil
         }
     }
 
@@ -55,7 +67,6 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var needsFlush = false
     private var flushScheduled = false
     private var lastActivity = NIODeadline.now()
-    private var writabilityWaiters: [CheckedContinuation<Void, any Error>] = []
 
     private var handshakeTimer: Scheduled<Void>?
     private var partialFrameTimer: Scheduled<Void>?
@@ -104,20 +115,16 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.bound = nil
         for timer in [handshakeTimer, partialFrameTimer, idleTimer] { timer?.cancel() }
         for call in state.finishAll() {
-            call.deadlineTimer?.cancel()
-            call.task?.cancel()
+            call.stop(RPCError(code: .unavailable, message: "connection closed"))
             dependencies.metrics.callEnded()
         }
-        let waiters = writabilityWaiters
-        writabilityWaiters.removeAll()
-        for waiter in waiters { waiter.resume(throwing: RPCError(code: .unavailable, message: "connection closed")) }
         dependencies.registry.remove(bound)
         dependencies.metrics.connectionClosed()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
-            handshakeCompleted()
+        if let event = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = event {
+            handshakeCompleted(alpn: negotiated)
         } else if let event = event as? PartialFrameEvent {
             partialFrameTimer?.cancel()
             partialFrameTimer = nil
@@ -133,9 +140,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    private func handshakeCompleted() {
+    private func handshakeCompleted(alpn: String?) {
         handshakeTimer?.cancel()
         handshakeTimer = nil
+        guard alpn == WireProtocol.alpn else {
+            logger.info("refused a client without ALPN \(WireProtocol.alpn)", metadata: ["alpn": "\(alpn ?? "none")"])
+            goAwayAndClose(RPCError(code: .invalidArgument, message: "the client must negotiate ALPN \(WireProtocol.alpn)"))
+            return
+        }
         do {
             guard let certificate = tlsHandler.peerCertificate else {
                 throw PKIError(message: "no client certificate was presented")
@@ -202,9 +214,10 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
-            let waiters = writabilityWaiters
-            writabilityWaiters.removeAll()
-            for waiter in waiters { waiter.resume() }
+            for call in state.calls.values {
+                call.writabilityWaiter?.resume()
+                call.writabilityWaiter = nil
+            }
         }
         context.fireChannelWritabilityChanged()
     }
@@ -224,7 +237,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             return
         }
         let methodMetrics = metrics.method(method.path.path)
-        guard identity.has(anyOf: method.roles) else {
+        guard method.roles.isEmpty || identity.has(anyOf: method.roles) else {
             let needed = method.roles.sorted().map(\.name).joined(separator: " or ")
             let held = identity.roles.sorted().map(\.name).joined(separator: ", ")
             reply(
@@ -237,7 +250,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             )
             return
         }
-        let active = ActiveCall(metrics: methodMetrics, started: .now())
+        let active = ActiveCall(metrics: methodMetrics, started: .now(), requestID: call.metadata[MetadataKey.requestID])
         if let refusal = state.admit(id: id, call: active) {
             reply(id: id, error: refusal, metrics: methodMetrics)
             return
@@ -275,15 +288,27 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func receiveCancel(id: UInt32) {
         guard let call = state.finish(id: id) else { return }
-        call.deadlineTimer?.cancel()
-        call.task?.cancel()
-        ended(id: id, call: call, error: RPCError(code: .cancelled, message: "cancelled by the client"))
+        let error = RPCError(code: .cancelled, message: "cancelled by the client")
+        call.stop(error)
+        ended(id: id, call: call, error: error)
     }
 
     private func deadlineExpired(id: UInt32, timeout: Duration) {
         guard let call = state.finish(id: id) else { return }
-        call.task?.cancel()
-        ended(id: id, call: call, error: RPCError(code: .deadlineExceeded, message: "deadline of \(timeout) exceeded"))
+        let error = RPCError(code: .deadlineExceeded, message: "deadline of \(timeout) exceeded")
+        call.stop(error)
+        ended(id: id, call: call, error: error)
+    }
+
+    /// A response too large for one frame is never sent: the call fails instead.
+    private func checkResponseSize(_ response: Data) -> RPCError? {
+        // The frame adds a few bytes of envelope to the response.
+        let limit = dependencies.configuration.limits.maxFrameBytes - 32
+        guard response.count > limit else { return nil }
+        return RPCError(
+            code: .resourceExhausted,
+            message: "the response of \(response.count) bytes exceeds max_frame_bytes (\(dependencies.configuration.limits.maxFrameBytes))"
+        )
     }
 
     // MARK: Replies (called through CallSink, on the event loop)
@@ -291,6 +316,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     func finishCall(id: UInt32, result: Result<Data?, RPCError>) {
         guard let call = state.finish(id: id) else { return }
         call.deadlineTimer?.cancel()
+        var result = result
+        if case .success(let response?) = result, let tooLarge = checkResponseSize(response) {
+            result = .failure(tooLarge)
+        }
         switch result {
         case .success(let response):
             write(.reply(id: id, response: response ?? Data(), status: .ok))
@@ -303,15 +332,19 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func sendStreamMessage(id: UInt32, response: Data, continuation: CheckedContinuation<Void, any Error>) {
-        guard state.isActive(id), let context else {
+        guard let call = state.calls[id], let context else {
             continuation.resume(throwing: RPCError(code: .cancelled, message: "the call has ended"))
+            return
+        }
+        if let tooLarge = checkResponseSize(response) {
+            continuation.resume(throwing: tooLarge)
             return
         }
         write(.reply(id: id, response: response))
         if context.channel.isWritable {
             continuation.resume()
         } else {
-            writabilityWaiters.append(continuation)
+            call.writabilityWaiter = continuation
         }
     }
 
@@ -334,7 +367,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             "call",
             metadata: [
                 "method": "\(call.metrics.path)", "call": "\(id)", "code": "\(code)",
-                "micros": "\(elapsed / 1000)",
+                "micros": "\(elapsed / 1000)", "request-id": "\(call.requestID ?? "-")",
             ]
         )
     }
@@ -383,8 +416,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         isClosing = true
         _ = state.beginGoingAway()
         for call in state.finishAll() {
-            call.deadlineTimer?.cancel()
-            call.task?.cancel()
+            call.stop(error)
             dependencies.metrics.callEnded()
         }
         var buffer = context.channel.allocator.buffer(capacity: 64)

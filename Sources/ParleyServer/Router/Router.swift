@@ -24,7 +24,8 @@ public struct Router: Sendable {
     /// Registers a unary method.
     ///
     /// - Parameters:
-    ///   - roles: A caller needs at least one of these; others get PERMISSION_DENIED.
+    ///   - roles: A caller needs at least one of these; others get
+    ///     PERMISSION_DENIED. Empty: any authenticated caller.
     ///   - mutating: Mutating methods take `idempotency-key`: a retry with the
     ///     same key and request returns the stored outcome.
     public mutating func registerUnary<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobuf.Message & Sendable>(

@@ -80,6 +80,9 @@ public final class ParleyServer: Service, Sendable {
                         let tls = NIOSSLServerHandler(context: sslContext)
                         let pipeline = channel.pipeline.syncOperations
                         try pipeline.addHandler(tls)
+                        // Stops reading while the peer does not read our replies:
+                        // nothing is buffered without bound for one connection.
+                        try pipeline.addHandler(BackPressureHandler())
                         try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: limits.maxFrameBytes)))
                         try pipeline.addHandler(ConnectionHandler(dependencies: dependencies, tlsHandler: tls))
                     }

@@ -19,7 +19,7 @@ public struct HealthService: RegistrableService {
     }
 
     public func registerMethods(with router: inout Router) {
-        let everyone = Set(Role.known)
+        let everyone: Set<Role> = []  // any authenticated caller
         router.registerUnary(Self.check, roles: everyone) {
             (request: Parley_V1_HealthCheckRequest, context: CallContext) -> Parley_V1_HealthCheckResponse in
             var response = self.response(for: self.servingState.status, context: context)

@@ -15,6 +15,7 @@ struct TestService: RegistrableService {
     static let hang = MethodPath(service: "parley.test.v1.Test", method: "Hang")
     static let count = MethodPath(service: "parley.test.v1.Test", method: "Count")
     static let append = MethodPath(service: "parley.test.v1.Test", method: "Append")
+    static let large = MethodPath(service: "parley.test.v1.Test", method: "Large")
 
     static let migration = StoreMigration("test.v1.entry") { db in
         try db.execute(sql: "CREATE TABLE test_entry (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
@@ -27,6 +28,8 @@ struct TestService: RegistrableService {
         router.registerUnary(Self.echo, roles: [.agent]) {
             (request: Parley_V1_HealthCheckRequest, context: CallContext) -> Parley_V1_HealthCheckResponse in
             if let text = String(data: request.payload, encoding: .utf8), text.hasPrefix("sleep:"), let ms = Int(text.dropFirst(6)) {
+                probe.update { $0.sleeping += 1 }
+                defer { probe.update { $0.sleeping -= 1 } }
                 try await Task.sleep(for: .milliseconds(ms))
             }
             var response = Parley_V1_HealthCheckResponse()
@@ -54,6 +57,12 @@ struct TestService: RegistrableService {
                 try await writer.send(response)
             }
         }
+        router.registerUnary(Self.large, roles: [.agent]) {
+            (request: Parley_V1_HealthWatchRequest, _: CallContext) -> Parley_V1_HealthCheckResponse in
+            var response = Parley_V1_HealthCheckResponse()
+            response.payload = Data(repeating: 0x61, count: Int(request.intervalMs))
+            return response
+        }
         router.registerUnary(Self.append, roles: [.agent], mutating: true) {
             (request: Parley_V1_HealthCheckRequest, _: CallContext) -> Parley_V1_HealthCheckResponse in
             guard let database = probe.database else { throw RPCError(code: .unavailable, message: "no database yet") }
@@ -74,6 +83,7 @@ struct TestService: RegistrableService {
 final class Probe: Sendable {
     struct Counts: Sendable {
         var running = 0
+        var sleeping = 0
         var cancelled = 0
         var appends = 0
     }

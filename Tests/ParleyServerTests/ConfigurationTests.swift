@@ -1,0 +1,60 @@
+import Foundation
+import ParleyDaemon
+import ParleyServer
+import Testing
+
+@Suite("Daemon configuration")
+struct ConfigurationTests {
+    private func load(_ json: String) throws -> DaemonConfiguration {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("parleyd-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(json.utf8).write(to: file)
+        var configuration = DaemonConfiguration.defaults
+        try configuration.apply(configurationFile: file.path)
+        try configuration.validate()
+        return configuration
+    }
+
+    @Test("the embedded defaults are the documented ones")
+    func defaults() throws {
+        let configuration = DaemonConfiguration.defaults
+        try configuration.validate()
+        #expect(configuration.server.host == "127.0.0.1")
+        #expect(configuration.server.port == 7443)
+        #expect(configuration.server.limits.maxFrameBytes == 4 * 1024 * 1024)
+        #expect(configuration.server.limits.maxConcurrentCalls == 256)
+        #expect(configuration.server.timeouts.handshake == .seconds(10))
+        #expect(configuration.server.timeouts.partialFrame == .seconds(30))
+        #expect(configuration.server.timeouts.idle == .seconds(300))
+        #expect(configuration.server.timeouts.shutdownGrace == .seconds(30))
+        #expect(configuration.metrics.port == 9464)
+        #expect(configuration.databasePath.hasSuffix(".parley/parley.sqlite"))
+    }
+
+    @Test("a file sets what it names and keeps the rest")
+    func applies() throws {
+        let configuration = try load(#"{"listen": {"port": 8443}, "limits": {"max_concurrent_calls": 32}, "timeouts_ms": {"idle": 60000}, "log_level": "debug"}"#)
+        #expect(configuration.server.port == 8443)
+        #expect(configuration.server.limits.maxConcurrentCalls == 32)
+        #expect(configuration.server.timeouts.idle == .seconds(60))
+        #expect(configuration.server.host == "127.0.0.1")
+    }
+
+    @Test("mistakes are refused with the setting named", arguments: [
+        (#"{"limits": {"max_concurent_calls": 3}}"#, "limits.max_concurent_calls"),
+        (#"{"listen": {"port": "eighty"}}"#, "listen.port"),
+        (#"{"limits": {"max_concurrent_calls": 0}}"#, "max_concurrent_calls"),
+        (#"{"timeouts_ms": {"default_call": 10000, "max_call": 5000}}"#, "default_call"),
+        (#"{"log_level": "loud"}"#, "log_level"),
+        (#"{"tls": {"certificate": "a.pem"}}"#, "tls"),
+        ("[1, 2]", "JSON object"),
+    ])
+    func mistakes(_ json: String, _ named: String) {
+        do {
+            _ = try load(json)
+            Issue.record("\(json) should be refused")
+        } catch {
+            #expect("\(error)".contains(named), "\(error)")
+        }
+    }
+}
