@@ -22,6 +22,20 @@ final class ClientConnection: Sendable {
         self.flags = flags
     }
 
+    /// The event loop this connection lives on.
+    var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// Runs `body` on the connection's event loop: at once when already
+    /// there (no thread hop), otherwise by scheduling it.
+    private func onEventLoop(_ body: @escaping @Sendable (ClientConnectionHandler) -> Void) {
+        let handler = self.handler
+        if handler.eventLoop.inEventLoop {
+            body(handler.value)
+        } else {
+            handler.eventLoop.execute { body(handler.value) }
+        }
+    }
+
     /// False once the server sent GoAway or the connection closed: new calls go elsewhere.
     var isUsable: Bool { flags.usable.load(ordering: .relaxed) && channel.isActive }
 
@@ -91,8 +105,7 @@ final class ClientConnection: Sendable {
         let handler = self.handler
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Data, any Error>) in
-                handler.eventLoop.execute {
-                    let handler = handler.value
+                self.onEventLoop { handler in
                     if token.state.withLock({ $0.cancelled }) {
                         continuation.resume(throwing: RPCError(code: .cancelled, message: "cancelled by the caller"))
                         return

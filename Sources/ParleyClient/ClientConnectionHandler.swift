@@ -20,7 +20,10 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var bound: NIOLoopBound<ClientConnectionHandler>?
     private var nextCallID: UInt32 = 1
-    private var calls: [UInt32: (pending: Pending, timer: Scheduled<Void>?)] = [:]
+    private var calls: [UInt32: (pending: Pending, deadline: NIODeadline)] = [:]
+    private var outbound: ByteBuffer?
+    private var deadlineSweep: Scheduled<Void>?
+    private var deadlineSweepAt = NIODeadline.distantFuture
     private var pings: [UInt64: (start: NIODeadline, continuation: CheckedContinuation<Duration, any Error>)] = [:]
     private var nextNonce: UInt64 = 1
     private var flushScheduled = false
@@ -69,8 +72,9 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         ready.fail(error)
         let calls = self.calls
         self.calls.removeAll()
+        deadlineSweep?.cancel()
+        deadlineSweep = nil
         for (_, call) in calls {
-            call.timer?.cancel()
             switch call.pending {
             case .unary(let continuation): continuation.resume(throwing: error)
             case .stream(let continuation): continuation.finish(throwing: error)
@@ -102,18 +106,20 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         nextCallID &+= 1
         let milliseconds = UInt32(clamping: max(1, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
         // A local guard in case the server never answers: the server's own deadline plus a margin.
-        let timer = context.eventLoop.scheduleTask(in: .init(timeout + .milliseconds(500))) {
-            bound.value.localDeadline(id: id, timeout: timeout)
+        let deadline = NIODeadline.now() + TimeAmount(timeout + .milliseconds(500))
+        calls[id] = (pending, deadline)
+        if deadline < deadlineSweepAt {
+            deadlineSweep?.cancel()
+            deadlineSweepAt = deadline
+            deadlineSweep = context.eventLoop.scheduleTask(deadline: deadline) { bound.value.sweepDeadlines() }
         }
-        calls[id] = (pending, timer)
-        write(.call(id: id, method: method, request: request, timeoutMilliseconds: milliseconds, metadata: metadata))
+        append { $0.writeCallFrame(callID: id, method: method, request: request, timeoutMilliseconds: milliseconds, metadata: metadata) }
         return id
     }
 
     /// The task awaiting `id` was cancelled: tell the server, fail locally.
     func cancel(id: UInt32) {
         guard let call = calls.removeValue(forKey: id) else { return }
-        call.timer?.cancel()
         write(.cancel(id: id))
         resolve(call.pending, with: .failure(RPCError(code: .cancelled, message: "cancelled by the caller")))
     }
@@ -134,10 +140,26 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         write(.goAway(lastCallID: 0, status: .ok))
     }
 
-    private func localDeadline(id: UInt32, timeout: Duration) {
-        guard let call = calls.removeValue(forKey: id) else { return }
-        write(.cancel(id: id))
-        resolve(call.pending, with: .failure(RPCError(code: .deadlineExceeded, message: "no reply within \(timeout)")))
+    /// Fails calls the server has not answered well past their deadline,
+    /// then sleeps until the next one.
+    private func sweepDeadlines() {
+        deadlineSweep = nil
+        deadlineSweepAt = .distantFuture
+        let now = NIODeadline.now()
+        var next = NIODeadline.distantFuture
+        var expired: [UInt32] = []
+        for (id, call) in calls {
+            if call.deadline <= now { expired.append(id) } else if call.deadline < next { next = call.deadline }
+        }
+        for id in expired {
+            guard let call = calls.removeValue(forKey: id) else { continue }
+            write(.cancel(id: id))
+            resolve(call.pending, with: .failure(RPCError(code: .deadlineExceeded, message: "no reply from the server within the call's deadline")))
+        }
+        if next != .distantFuture, let context, let bound {
+            deadlineSweepAt = next
+            deadlineSweep = context.eventLoop.scheduleTask(deadline: next) { bound.value.sweepDeadlines() }
+        }
     }
 
     private func resolve(_ pending: Pending, with result: Result<Data?, RPCError>) {
@@ -175,7 +197,6 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         guard let call = calls[id] else { return }  // A call we gave up on.
         if reply.hasStatus {
             calls.removeValue(forKey: id)
-            call.timer?.cancel()
             if let error = RPCError(status: reply.status) {
                 resolve(call.pending, with: .failure(error))
             } else {
@@ -200,7 +221,6 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         goAway = refused
         for (id, call) in calls where id > frame.lastCallID {
             calls.removeValue(forKey: id)
-            call.timer?.cancel()
             resolve(call.pending, with: .failure(refused))
         }
         onGoAway()
@@ -209,17 +229,29 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     // MARK: Writing
 
     private func write(_ frame: Parley_Wire_V1_Frame) {
+        append { buffer in try? buffer.writeFrame(frame) }
+    }
+
+    /// Frames are appended to one buffer that goes to TLS as a single write
+    /// (one record) per flush; one flush serves every call started in this
+    /// event-loop turn.
+    private func append(_ body: (inout ByteBuffer) -> Void) {
         guard let context, let bound else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        do { try buffer.writeFrame(frame) } catch { return }
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        var buffer = outbound.take() ?? context.channel.allocator.buffer(capacity: 4096)
+        body(&buffer)
+        if buffer.readableBytes >= 64 * 1024 {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            outbound = buffer
+        }
         guard !flushScheduled else { return }
         flushScheduled = true
-        // One flush for every call started in this event-loop turn.
         context.eventLoop.execute {
             let handler = bound.value
             handler.flushScheduled = false
-            handler.context?.flush()
+            guard let context = handler.context else { return }
+            if let buffer = handler.outbound.take() { context.write(handler.wrapOutboundOut(buffer), promise: nil) }
+            context.flush()
         }
     }
 }

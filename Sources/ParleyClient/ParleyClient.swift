@@ -138,7 +138,23 @@ public final class ParleyClient: Sendable {
     // MARK: Connections
 
     private func connection() async throws -> ClientConnection {
-        let index = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue % slotCount
+        let start = nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue
+        // Prefer a connection on the caller's own event loop: the call then
+        // starts and completes without a thread hop.
+        if let current = MultiThreadedEventLoopGroup.currentEventLoop {
+            let local: ClientConnection? = slots.withLock { slots in
+                for offset in 0..<slots.count {
+                    if case .ready(let connection) = slots[(start &+ offset) % slots.count],
+                        connection.isUsable, connection.eventLoop === current
+                    {
+                        return connection
+                    }
+                }
+                return nil
+            }
+            if let local { return local }
+        }
+        let index = start % slotCount
         enum Next { case use(ClientConnection), wait(EventLoopFuture<ClientConnection>), open(EventLoopPromise<ClientConnection>) }
         let next: Next = slots.withLock { slots in
             switch slots[index] {

@@ -12,9 +12,12 @@ import ParleyWire
 /// loop; handlers run as tasks and hand their replies back through a
 /// ``CallSink``.
 ///
-/// Writes are not flushed one by one: replies produced while a read burst is
-/// being processed are flushed once at `channelReadComplete`, and replies
-/// produced later are flushed by one scheduled flush per event-loop turn.
+/// Writes are coalesced: replies are appended to one outbound buffer, which
+/// goes to TLS as a single write (one TLS record) when flushed. Replies
+/// produced while a read burst is processed are flushed once at
+/// `channelReadComplete`; replies produced later by one scheduled flush per
+/// event-loop turn. Deadlines are not one timer per call: one sweep per
+/// connection wakes at the earliest deadline.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = Parley_Wire_V1_Frame
     typealias OutboundOut = ByteBuffer
@@ -24,20 +27,22 @@ final class ConnectionHandler: ChannelInboundHandler {
         let metrics: MethodMetrics
         let started: NIODeadline
         let requestID: String?
+        let deadline: NIODeadline
+        let timeout: Duration
         var task: Task<Void, Never>?
-        var deadlineTimer: Scheduled<Void>?
         /// A streamed response waiting for the connection to drain.
         var writabilityWaiter: CheckedContinuation<Void, any Error>?
 
-        init(metrics: MethodMetrics, started: NIODeadline, requestID: String?) {
+        init(metrics: MethodMetrics, started: NIODeadline, requestID: String?, timeout: Duration) {
             self.metrics = metrics
             self.started = started
             self.requestID = requestID
+            self.timeout = timeout
+            self.deadline = started + TimeAmount(timeout)
         }
 
         /// Ends the call's work: no reply is expected from it any more.
         func stop(_ reason: RPCError) {
-            deadlineTimer?.cancel()
             task?.cancel()
             writabilityWaiter?.resume(throwing: reason)
             writabilityWaiter = nil
@@ -68,6 +73,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var flushScheduled = false
     private var lastActivity = NIODeadline.now()
 
+    private var outbound: ByteBuffer?
+    private var deadlineSweep: Scheduled<Void>?
+    private var deadlineSweepAt = NIODeadline.distantFuture
     private var handshakeTimer: Scheduled<Void>?
     private var partialFrameTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
@@ -113,7 +121,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func tearDown() {
         guard let bound else { return }
         self.bound = nil
-        for timer in [handshakeTimer, partialFrameTimer, idleTimer] { timer?.cancel() }
+        for timer in [handshakeTimer, partialFrameTimer, idleTimer, deadlineSweep] { timer?.cancel() }
         for call in state.finishAll() {
             call.stop(RPCError(code: .unavailable, message: "connection closed"))
             dependencies.metrics.callEnded()
@@ -207,7 +215,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         isInReadBurst = false
         if needsFlush {
             needsFlush = false
-            context.flush()
+            flushNow()
         }
         context.fireChannelReadComplete()
     }
@@ -250,18 +258,20 @@ final class ConnectionHandler: ChannelInboundHandler {
             )
             return
         }
-        let active = ActiveCall(metrics: methodMetrics, started: .now(), requestID: call.metadata[MetadataKey.requestID])
+        let timeouts = dependencies.configuration.timeouts
+        let timeout: Duration = call.timeoutMs == 0 ? timeouts.defaultCall : min(.milliseconds(call.timeoutMs), timeouts.maxCall)
+        let active = ActiveCall(
+            metrics: methodMetrics,
+            started: .now(),
+            requestID: call.metadata[MetadataKey.requestID],
+            timeout: timeout
+        )
         if let refusal = state.admit(id: id, call: active) {
             reply(id: id, error: refusal, metrics: methodMetrics)
             return
         }
         metrics.callStarted()
-
-        let timeouts = dependencies.configuration.timeouts
-        let timeout: Duration = call.timeoutMs == 0 ? timeouts.defaultCall : min(.milliseconds(call.timeoutMs), timeouts.maxCall)
-        active.deadlineTimer = context.eventLoop.scheduleTask(in: .init(timeout)) {
-            bound.value.deadlineExpired(id: id, timeout: timeout)
-        }
+        if active.deadline < deadlineSweepAt { scheduleDeadlineSweep(at: active.deadline) }
 
         var callLogger = logger
         if callLogger.logLevel <= .debug {
@@ -293,11 +303,32 @@ final class ConnectionHandler: ChannelInboundHandler {
         ended(id: id, call: call, error: error)
     }
 
-    private func deadlineExpired(id: UInt32, timeout: Duration) {
-        guard let call = state.finish(id: id) else { return }
-        let error = RPCError(code: .deadlineExceeded, message: "deadline of \(timeout) exceeded")
-        call.stop(error)
-        ended(id: id, call: call, error: error)
+    private func scheduleDeadlineSweep(at deadline: NIODeadline) {
+        guard let context, let bound else { return }
+        deadlineSweep?.cancel()
+        deadlineSweepAt = deadline
+        deadlineSweep = context.eventLoop.scheduleTask(deadline: deadline) {
+            bound.value.sweepDeadlines()
+        }
+    }
+
+    /// Ends every call whose deadline has passed, then sleeps until the next one.
+    private func sweepDeadlines() {
+        deadlineSweep = nil
+        deadlineSweepAt = .distantFuture
+        let now = NIODeadline.now()
+        var next = NIODeadline.distantFuture
+        var expired: [UInt32] = []
+        for (id, call) in state.calls {
+            if call.deadline <= now { expired.append(id) } else if call.deadline < next { next = call.deadline }
+        }
+        for id in expired {
+            guard let call = state.finish(id: id) else { continue }
+            let error = RPCError(code: .deadlineExceeded, message: "deadline of \(call.timeout) exceeded")
+            call.stop(error)
+            ended(id: id, call: call, error: error)
+        }
+        if next != .distantFuture { scheduleDeadlineSweep(at: next) }
     }
 
     /// A response too large for one frame is never sent: the call fails instead.
@@ -315,14 +346,13 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func finishCall(id: UInt32, result: Result<Data?, RPCError>) {
         guard let call = state.finish(id: id) else { return }
-        call.deadlineTimer?.cancel()
         var result = result
         if case .success(let response?) = result, let tooLarge = checkResponseSize(response) {
             result = .failure(tooLarge)
         }
         switch result {
         case .success(let response):
-            write(.reply(id: id, response: response ?? Data(), status: .ok))
+            appendOutbound { $0.writeReplyFrame(callID: id, response: response ?? Data(), final: true) }
             record(id: id, call: call, code: .ok)
             dependencies.metrics.callEnded()
             closeIfDone()
@@ -340,7 +370,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             continuation.resume(throwing: tooLarge)
             return
         }
-        write(.reply(id: id, response: response))
+        appendOutbound { $0.writeReplyFrame(callID: id, response: response, final: false) }
         if context.channel.isWritable {
             continuation.resume()
         } else {
@@ -375,16 +405,35 @@ final class ConnectionHandler: ChannelInboundHandler {
     // MARK: Writing
 
     private func write(_ frame: Parley_Wire_V1_Frame) {
-        guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        do {
-            try buffer.writeFrame(frame)
-        } catch {
-            logger.error("could not serialize a frame", metadata: ["error": "\(error)"])
-            return
+        appendOutbound { buffer in
+            do {
+                try buffer.writeFrame(frame)
+            } catch {
+                logger.error("could not serialize a frame", metadata: ["error": "\(error)"])
+            }
         }
-        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Appends to the coalesced outbound buffer and arranges a flush. A
+    /// buffer past 64 KiB is handed to TLS at once, so records stay near
+    /// TLS's 16 KiB maximum without holding much.
+    private func appendOutbound(_ body: (inout ByteBuffer) -> Void) {
+        guard let context else { return }
+        var buffer = outbound.take() ?? context.channel.allocator.buffer(capacity: 4096)
+        body(&buffer)
+        if buffer.readableBytes >= 64 * 1024 {
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        } else {
+            outbound = buffer
+        }
         markNeedsFlush()
+    }
+
+    /// Hands the coalesced buffer to TLS and flushes.
+    private func flushNow() {
+        guard let context else { return }
+        if let buffer = outbound.take() { context.write(wrapOutboundOut(buffer), promise: nil) }
+        context.flush()
     }
 
     private func markNeedsFlush() {
@@ -397,7 +446,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.eventLoop.execute {
             let handler = bound.value
             handler.flushScheduled = false
-            handler.context?.flush()
+            handler.flushNow()
         }
     }
 
@@ -419,12 +468,15 @@ final class ConnectionHandler: ChannelInboundHandler {
             call.stop(error)
             dependencies.metrics.callEnded()
         }
-        var buffer = context.channel.allocator.buffer(capacity: 64)
+        // Replies already produced go out first, then the GoAway.
+        var buffer = outbound.take() ?? context.channel.allocator.buffer(capacity: 64)
         try? buffer.writeFrame(.goAway(lastCallID: state.lastCallID, status: error.status))
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
         let channel = context.channel
         promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        // A peer that stopped reading never lets the GoAway drain: close anyway.
+        context.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
     }
 
     /// Closes at once without a GoAway (grace period over).
@@ -435,7 +487,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func closeIfDone() {
         guard state.canClose, !isClosing, let context else { return }
         isClosing = true
-        context.flush()
+        flushNow()
         let channel = context.channel
         // Flushed writes complete before close; NIOSSL sends close_notify.
         context.eventLoop.execute { channel.close(promise: nil) }
