@@ -31,6 +31,7 @@ extension LoadRun {
     }
 
     private func worker(_ index: Int, of workers: Int, plan: LoadPlan, live: LiveCounters) async -> RunPart {
+        await EventLoopPlacement.move(toLoop: index)
         var recorder = Recorder(plan: plan, live: live)
         // Sequence numbers interleave across workers: worker i makes i, i + workers, …
         var sequence = UInt64(index)

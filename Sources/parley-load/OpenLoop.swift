@@ -53,6 +53,7 @@ extension LoadRun {
         func due(_ sequence: UInt64) -> ContinuousClock.Instant {
             plan.start + .seconds(Double(sequence) / rate)
         }
+        await EventLoopPlacement.move(toLoop: index)
         return await withTaskGroup(of: LaneEvent.self) { group in
             var recorder = Recorder(plan: plan, live: live)
             var next = UInt64(index)
