@@ -13,11 +13,13 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Client private key (PEM).") var key: String?
     @Option(help: "CA that signed the server certificate (PEM).") var ca: String?
     @Option(name: .customLong("certs-dir"), help: "Certificate directory used when --cert/--key/--ca are not given.") var certificateDirectory = "certs/dev"
+    @Option(help: "A named set of certificates: 'dev' is certs/dev (the default).") var profile: String?
     @Option(name: .customLong("as"), help: "Client certificate name in the certificate directory.") var identity = "admin"
     @Option(help: "Call timeout in milliseconds.") var timeoutMs: Int = 10_000
 
     func validate() throws {
         if (cert == nil) != (key == nil) { throw ValidationError("--cert and --key go together") }
+        if let profile, profile != "dev" { throw ValidationError("unknown --profile '\(profile)'; the only profile is 'dev' (certs/dev)") }
         _ = try hostAndPort()
     }
 

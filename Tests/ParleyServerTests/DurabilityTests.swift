@@ -1,5 +1,6 @@
 import Foundation
 import ParleyClient
+import ParleyPKI
 import ParleyProtos
 import ParleyServer
 import ParleyWire
@@ -136,5 +137,52 @@ struct DaemonProcess {
         guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+}
+
+@Suite("Daemon process")
+struct DaemonProcessTests {
+    @Test("SIGHUP rereads the revocation file: a newly listed certificate is refused without a restart")
+    func sighupReload() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-hup-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let daemon = try await DaemonProcess.start(binary: try DurabilityTests.parleydPath(), directory: directory)
+        defer { daemon.kill() }
+        let certificates = CertificateDirectory(daemon.certificates)
+        let issued = try certificates.issueClient(name: "travel", principal: "travel", roles: [.agent])
+        func check() async throws -> RPCError.Code {
+            let client = try ParleyClient(
+                configuration: ClientConfiguration(
+                    host: "127.0.0.1",
+                    port: daemon.port,
+                    tls: .mTLS(
+                        certificate: certificates.clientCertificate("travel").path,
+                        privateKey: certificates.clientPrivateKey("travel").path,
+                        ca: certificates.caCertificate.path
+                    ),
+                    retry: .none
+                )
+            )
+            defer { Task { await client.close() } }
+            do {
+                _ = try await client.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
+                return .ok
+            } catch let error as RPCError {
+                return error.code
+            }
+        }
+        #expect(try await check() == .ok)
+        try certificates.revoke(serial: issued.serial, reason: "left the company")
+        Foundation.kill(daemon.process.processIdentifier, SIGHUP)
+        let clock = ContinuousClock()
+        let giveUp = clock.now + .seconds(10)
+        var code = RPCError.Code.ok
+        while clock.now < giveUp {
+            code = try await check()
+            if code != .ok { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(code == .unauthenticated)
+        #expect(daemon.process.isRunning)
     }
 }
