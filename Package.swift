@@ -92,11 +92,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The virtual warehouse: allocations, time-limited reservations, ledger (seed 002, FIG. 4).
+        .target(
+            name: "ParleyWarehouse",
+            dependencies: [
+                "ParleyServer", "ParleyStore", "ParleyWire", "ParleyProtos", "ParleyPKI",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Assembles a daemon from configuration: used by parleyd and by the test harness.
         .target(
             name: "ParleyDaemon",
             dependencies: [
-                "ParleyServer", "ParleyStore", "ParleyPKI", "ParleyWire",
+                "ParleyServer", "ParleyStore", "ParleyPKI", "ParleyWire", "ParleyWarehouse",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -172,6 +182,16 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyWarehouseTests",
+            dependencies: [
+                "ParleyWarehouse", "ParleyStore", "ParleyTesting", "ParleyClient", "ParleyProtos", "ParleyWire",
+                "ParleyServer", "ParleyPKI", "ParleyDaemon",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -3,6 +3,7 @@ public import Logging
 public import NIOCore
 import NIOPosix
 import ParleyPKI
+import ParleyWarehouse
 public import ParleyServer
 public import ParleyStore
 import Prometheus
@@ -25,6 +26,8 @@ public final class Daemon: Sendable {
     public let servingState: ServingState
     public let revocations: RevocationList
     public let prometheus: PrometheusCollectorRegistry
+    /// The virtual warehouse subsystem.
+    public let warehouse: Warehouse
     private let logger: Logger
     private let group: ServiceGroup
     private let reloader: RevocationFileReloader
@@ -61,7 +64,7 @@ public final class Daemon: Sendable {
         let batchSizes = BatchSizeRelay()
         self.database = try ParleyDatabase.open(
             path: configuration.databasePath,
-            migrations: RevocationStore.migrations + migrations,
+            migrations: RevocationStore.migrations + WarehouseSchema.migrations + migrations,
             configuration: configuration.store,
             onBatch: { batchSizes.record($0) }
         )
@@ -86,6 +89,9 @@ public final class Daemon: Sendable {
         var router = Router()
         router.register(HealthService(servingState: servingState, version: Self.version))
         router.register(admin)
+        let warehouse = Warehouse(database: database, configuration: configuration.warehouse, clock: clock, logger: logger)
+        self.warehouse = warehouse
+        router.register(WarehouseService(warehouse: warehouse))
         for service in services { router.register(service) }
 
         let metrics = ServerMetrics(factory: factory, paths: router.paths)
@@ -127,6 +133,7 @@ public final class Daemon: Sendable {
         ]
         if let metricsEndpoint { services.append(metricsEndpoint) }
         services.append(reloader)
+        services.append(WarehouseSweeper(warehouse: warehouse))
         services.append(server)
         self.group = ServiceGroup(
             configuration: .init(
@@ -180,6 +187,19 @@ struct DatabaseService: Service {
         }
         try await database.close()
         logger.info("database closed")
+    }
+}
+
+/// Writes down lapsed reservations while the daemon runs. Expiry does not
+/// depend on it (units are free at `expires_at` regardless); it keeps the
+/// tables tidy and the ledger current.
+struct WarehouseSweeper: Service {
+    let warehouse: Warehouse
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await warehouse.runSweeper()
+        }
     }
 }
 

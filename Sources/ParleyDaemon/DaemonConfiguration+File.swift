@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ParleyServer
 import ParleyStore
+import ParleyWarehouse
 
 /// The JSON configuration file (`parleyd --config FILE`). Every key is
 /// optional; what is absent keeps its default. Unknown keys are an error, so
@@ -44,6 +45,16 @@ struct ConfigurationFile: Decodable {
         }
     }
     struct Metrics: Decodable { var enabled: Bool?; var host: String?; var port: Int? }
+    struct Warehouse: Decodable {
+        var defaultHoldSeconds: UInt32?
+        var maxHoldSeconds: UInt32?
+        var maxUnitsPerSKU: UInt32?
+        var maxLines: Int?
+        enum CodingKeys: String, CodingKey {
+            case defaultHoldSeconds = "default_hold_seconds", maxHoldSeconds = "max_hold_seconds"
+            case maxUnitsPerSKU = "max_units_per_sku", maxLines = "max_lines"
+        }
+    }
     struct Store: Decodable {
         var maxBatchSize: Int?
         enum CodingKeys: String, CodingKey { case maxBatchSize = "max_batch_size" }
@@ -59,11 +70,12 @@ struct ConfigurationFile: Decodable {
     var store: Store?
     var idempotencyRetentionMs: Int?
     var logLevel: String?
+    var warehouse: Warehouse?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, dataDirectory = "data_directory", certificateDirectory = "certificate_directory", tls, limits
         case timeoutsMs = "timeouts_ms", metrics, store, idempotencyRetentionMs = "idempotency_retention_ms"
-        case logLevel = "log_level"
+        case logLevel = "log_level", warehouse
     }
 }
 
@@ -128,6 +140,12 @@ extension DaemonConfiguration {
             if let value = metrics.port { self.metrics.port = value }
         }
         if let value = file.store?.maxBatchSize { store.maxBatchSize = value }
+        if let settings = file.warehouse {
+            if let value = settings.defaultHoldSeconds { warehouse.defaultHoldSeconds = value }
+            if let value = settings.maxHoldSeconds { warehouse.maxHoldSeconds = value }
+            if let value = settings.maxUnitsPerSKU { warehouse.defaultMaxUnitsPerSKU = value }
+            if let value = settings.maxLines { warehouse.maxLines = value }
+        }
         if let value = file.idempotencyRetentionMs { idempotencyRetention = .milliseconds(value) }
         if let value = file.logLevel {
             guard let level = Logger.Level(rawValue: value) else {
@@ -145,6 +163,7 @@ extension DaemonConfiguration {
         "timeouts_ms": ["handshake", "partial_frame", "idle", "default_call", "max_call", "shutdown_grace"],
         "metrics": ["enabled", "host", "port"],
         "store": ["max_batch_size"],
+        "warehouse": ["default_hold_seconds", "max_hold_seconds", "max_units_per_sku", "max_lines"],
     ]
 
     private static func rejectUnknownKeys(_ data: Data, path: String) throws {

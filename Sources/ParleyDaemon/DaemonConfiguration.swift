@@ -3,6 +3,7 @@ public import ParleyServer
 public import ParleyStore
 import Foundation
 import ParleyPKI
+public import ParleyWarehouse
 
 /// Everything `parleyd` can be told. Defaults are the embedded ones the
 /// README's first command runs on; ``DaemonConfiguration+File`` and the
@@ -23,6 +24,8 @@ public struct DaemonConfiguration: Sendable {
     /// How long idempotent outcomes are kept.
     public var idempotencyRetention: Duration
     public var logLevel: Logger.Level
+    /// The virtual warehouse's windows and caps.
+    public var warehouse: WarehouseConfiguration
 
     /// The Prometheus and `/healthz` endpoint.
     public struct Metrics: Sendable, Hashable {
@@ -49,7 +52,8 @@ public struct DaemonConfiguration: Sendable {
         metrics: Metrics,
         store: ParleyDatabase.Configuration,
         idempotencyRetention: Duration,
-        logLevel: Logger.Level
+        logLevel: Logger.Level,
+        warehouse: WarehouseConfiguration = .defaults
     ) {
         self.server = server
         self.dataDirectory = dataDirectory
@@ -59,6 +63,7 @@ public struct DaemonConfiguration: Sendable {
         self.store = store
         self.idempotencyRetention = idempotencyRetention
         self.logLevel = logLevel
+        self.warehouse = warehouse
     }
 
     /// 127.0.0.1:7443, data in `./.parley/`, development certificates in
@@ -123,6 +128,9 @@ public struct DaemonConfiguration: Sendable {
         try require((0...65535).contains(metrics.port), "metrics.port must be 0...65535")
         try require(store.maxBatchSize >= 1 && store.maxBatchSize <= 10_000, "store.max_batch_size must be 1...10000")
         try require(idempotencyRetention >= .seconds(60), "idempotency_retention_ms must be at least 60000")
+        try require(warehouse.defaultHoldSeconds >= 1, "warehouse.default_hold_seconds must be at least 1")
+        try require(warehouse.defaultHoldSeconds <= warehouse.maxHoldSeconds, "warehouse.default_hold_seconds must not exceed warehouse.max_hold_seconds")
+        try require(warehouse.defaultMaxUnitsPerSKU >= 1, "warehouse.max_units_per_sku must be at least 1")
     }
 }
 

@@ -1,0 +1,168 @@
+import GRDB
+
+/// The warehouse's SQL, each function one step inside a caller's transaction.
+enum Store {
+    static func counters(_ db: Database, merchant: String, sku: String) throws -> SkuCounters? {
+        guard let row = try Row.fetchOne(
+            db,
+            sql: "SELECT allocated, held, sold FROM warehouse_sku WHERE merchant = ? AND sku = ?",
+            arguments: [merchant, sku]
+        ) else { return nil }
+        return SkuCounters(merchant: merchant, sku: sku, allocated: row["allocated"], held: row["held"], sold: row["sold"])
+    }
+
+    static func allCounters(_ db: Database, merchant: String?) throws -> [SkuCounters] {
+        let rows: [Row]
+        if let merchant {
+            rows = try Row.fetchAll(
+                db,
+                sql: "SELECT merchant, sku, allocated, held, sold FROM warehouse_sku WHERE merchant = ? ORDER BY sku",
+                arguments: [merchant]
+            )
+        } else {
+            rows = try Row.fetchAll(db, sql: "SELECT merchant, sku, allocated, held, sold FROM warehouse_sku ORDER BY merchant, sku")
+        }
+        return rows.map { SkuCounters(merchant: $0["merchant"], sku: $0["sku"], allocated: $0["allocated"], held: $0["held"], sold: $0["sold"]) }
+    }
+
+    /// Units of `sku` still counted as held although their reservation's window has passed.
+    static func dueHeld(_ db: Database, merchant: String, sku: String, now: Int64) throws -> Int64 {
+        try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT COALESCE(SUM(quantity), 0) FROM warehouse_reservation_line
+                WHERE merchant = ? AND sku = ? AND held = 1 AND expires_at_ms <= ?
+                """,
+            arguments: [merchant, sku, now]
+        ) ?? 0
+    }
+
+    /// Writes down every lapsed reservation holding units of `sku`, so the
+    /// transaction that follows sees those units free.
+    static func expireDue(_ db: Database, merchant: String, sku: String, now: Int64) throws {
+        let due = try String.fetchAll(
+            db,
+            sql: """
+                SELECT DISTINCT reservation_id FROM warehouse_reservation_line
+                WHERE merchant = ? AND sku = ? AND held = 1 AND expires_at_ms <= ?
+                """,
+            arguments: [merchant, sku, now]
+        )
+        for id in due { try expire(db, reservationID: id) }
+    }
+
+    /// Marks a HELD reservation EXPIRED as of its expiry and frees its units.
+    static func expire(_ db: Database, reservationID id: String) throws {
+        guard let stored = try storedReservation(db, id: id), stored.state == .held else { return }
+        try move(db, reservation: stored, to: .expired, expiresAt: stored.expiresAtMilliseconds, movement: .expire, now: stored.expiresAtMilliseconds)
+    }
+
+    /// Applies a state change and its movement of units, with ledger entries.
+    static func move(
+        _ db: Database,
+        reservation: ReservationRecord,
+        to state: ReservationState,
+        expiresAt: Int64,
+        movement: ReservationStateMachine.Movement,
+        now: Int64
+    ) throws {
+        let id = reservation.id
+        switch movement {
+        case .none:
+            try db.execute(sql: "UPDATE warehouse_reservation SET expires_at_ms = ? WHERE id = ?", arguments: [expiresAt, id])
+            try db.execute(sql: "UPDATE warehouse_reservation_line SET expires_at_ms = ? WHERE reservation_id = ?", arguments: [expiresAt, id])
+            return
+        case .confirm:
+            for line in reservation.lines {
+                try db.execute(
+                    sql: "UPDATE warehouse_sku SET held = held - ?, sold = sold + ? WHERE merchant = ? AND sku = ?",
+                    arguments: [line.quantity, line.quantity, line.merchant, line.sku]
+                )
+                try ledger(db, line.merchant, line.sku, "confirm", line.quantity, id, "", now)
+            }
+        case .release, .expire:
+            for line in reservation.lines {
+                try db.execute(
+                    sql: "UPDATE warehouse_sku SET held = held - ? WHERE merchant = ? AND sku = ?",
+                    arguments: [line.quantity, line.merchant, line.sku]
+                )
+                try ledger(db, line.merchant, line.sku, movement.rawValue, line.quantity, id, "", now)
+            }
+        }
+        try db.execute(
+            sql: "UPDATE warehouse_reservation SET state = ?, closed_at_ms = ? WHERE id = ? AND state = 'HELD'",
+            arguments: [state.rawValue, now, id]
+        )
+        guard db.changesCount == 1 else { throw DatabaseError(message: "reservation \(id) changed concurrently") }
+        try db.execute(sql: "UPDATE warehouse_reservation_line SET held = 0 WHERE reservation_id = ?", arguments: [id])
+    }
+
+    static func ledger(
+        _ db: Database,
+        _ merchant: String,
+        _ sku: String,
+        _ kind: String,
+        _ quantity: Int64,
+        _ reservation: String?,
+        _ reason: String,
+        _ at: Int64
+    ) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO warehouse_ledger (merchant, sku, kind, quantity, reservation_id, reason, at_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [merchant, sku, kind, quantity, reservation, reason, at]
+        )
+    }
+
+    static func settings(_ db: Database, merchant: String, defaults: WarehouseConfiguration) throws -> MerchantWarehouseSettings {
+        if let row = try Row.fetchOne(
+            db,
+            sql: "SELECT default_hold_seconds, max_units_per_sku FROM warehouse_settings WHERE merchant = ?",
+            arguments: [merchant]
+        ) {
+            return MerchantWarehouseSettings(merchant: merchant, defaultHoldSeconds: row["default_hold_seconds"], maxUnitsPerSKU: row["max_units_per_sku"])
+        }
+        return MerchantWarehouseSettings(
+            merchant: merchant,
+            defaultHoldSeconds: defaults.defaultHoldSeconds,
+            maxUnitsPerSKU: defaults.defaultMaxUnitsPerSKU
+        )
+    }
+
+    /// The reservation as stored (a lapsed one may still say HELD).
+    static func storedReservation(_ db: Database, id: String) throws -> ReservationRecord? {
+        guard let row = try Row.fetchOne(
+            db,
+            sql: "SELECT owner, reference, state, created_at_ms, expires_at_ms, closed_at_ms FROM warehouse_reservation WHERE id = ?",
+            arguments: [id]
+        ) else { return nil }
+        let lines = try Row.fetchAll(
+            db,
+            sql: "SELECT merchant, sku, quantity FROM warehouse_reservation_line WHERE reservation_id = ? ORDER BY line",
+            arguments: [id]
+        ).map { ReservationLineRequest(merchant: $0["merchant"], sku: $0["sku"], quantity: $0["quantity"]) }
+        return ReservationRecord(
+            id: id,
+            owner: row["owner"],
+            reference: row["reference"],
+            state: ReservationState(rawValue: row["state"]) ?? .held,
+            lines: lines,
+            createdAtMilliseconds: row["created_at_ms"],
+            expiresAtMilliseconds: row["expires_at_ms"],
+            closedAtMilliseconds: row["closed_at_ms"]
+        )
+    }
+
+    /// The reservation as of `now`: lapsed reads EXPIRED, closed at its expiry.
+    static func reservation(_ db: Database, id: String, now: Int64) throws -> ReservationRecord? {
+        guard var record = try storedReservation(db, id: id) else { return nil }
+        let effective = ReservationStateMachine.effectiveState(record.state, expiresAtMilliseconds: record.expiresAtMilliseconds, now: now)
+        if effective != record.state {
+            record.state = effective
+            record.closedAtMilliseconds = record.expiresAtMilliseconds
+        }
+        return record
+    }
+}

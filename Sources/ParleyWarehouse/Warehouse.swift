@@ -1,0 +1,456 @@
+import Foundation
+import GRDB
+import Logging
+import ParleyStore
+
+/// The virtual warehouse (seed 002, FIG. 4): merchants allocate a share of
+/// their stock; checkouts hold units for a window; capture confirms, failure
+/// releases, time lapses. A unit is never promised twice.
+///
+/// Every decision is one database transaction through the group-commit
+/// writer, and the invariants live in it: a hold is a conditional update
+/// (`allocated - held - sold >= quantity`), a bundle's lines commit together
+/// or not at all, and the table's CHECK constraints refuse an oversold row.
+/// Expiry is exact without any timer: each transaction first expires the due
+/// holds of the SKUs it touches, and availability reads subtract due holds
+/// not yet written down. The actor owns the sweeper that writes them down.
+public actor Warehouse {
+    public nonisolated let configuration: WarehouseConfiguration
+    nonisolated let database: ParleyDatabase
+    nonisolated let clock: any WallClock
+    nonisolated let logger: Logger
+
+    public init(database: ParleyDatabase, configuration: WarehouseConfiguration = .defaults, clock: any WallClock, logger: Logger) {
+        self.database = database
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+    }
+
+    // MARK: Allocation
+
+    /// Adds or removes units of `merchant`'s SKUs, all or none.
+    public nonisolated func allocate(
+        merchant: String,
+        adjustments: [InventoryAdjustmentRequest],
+        caller: WarehouseCaller
+    ) async throws -> [SkuCounters] {
+        guard caller.is(.admin) || (caller.is(.merchant) && caller.principal == merchant) else {
+            throw WarehouseError.notYourMerchant(field: "merchant")
+        }
+        try Validation.name(merchant, field: "merchant")
+        guard !adjustments.isEmpty else { throw WarehouseError.invalid(field: "adjustments", description: "at least one adjustment") }
+        guard adjustments.count <= configuration.maxAdjustments else {
+            throw WarehouseError.invalid(field: "adjustments", description: "at most \(configuration.maxAdjustments) per call")
+        }
+        for (index, adjustment) in adjustments.enumerated() {
+            try Validation.name(adjustment.sku, field: "adjustments[\(index)].sku")
+            guard adjustment.delta != 0 else {
+                throw WarehouseError.invalid(field: "adjustments[\(index)].delta", description: "must not be 0")
+            }
+            guard abs(adjustment.delta) <= 1_000_000_000 else {
+                throw WarehouseError.invalid(field: "adjustments[\(index)].delta", description: "at most 1000000000 units at once")
+            }
+            guard adjustment.reason.count <= 256 else {
+                throw WarehouseError.invalid(field: "adjustments[\(index)].reason", description: "at most 256 characters")
+            }
+        }
+        let now = clock.nowMilliseconds
+        return try await database.batchedWriter.write { db in
+            var touched: [String] = []
+            for (index, adjustment) in adjustments.enumerated() {
+                try Store.expireDue(db, merchant: merchant, sku: adjustment.sku, now: now)
+                if adjustment.delta > 0 {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO warehouse_sku (merchant, sku, allocated) VALUES (?, ?, ?)
+                            ON CONFLICT (merchant, sku) DO UPDATE SET allocated = allocated + excluded.allocated
+                            """,
+                        arguments: [merchant, adjustment.sku, adjustment.delta]
+                    )
+                    try Store.ledger(db, merchant, adjustment.sku, "allocate", adjustment.delta, nil, adjustment.reason, now)
+                } else {
+                    let remove = -adjustment.delta
+                    try db.execute(
+                        sql: """
+                            UPDATE warehouse_sku SET allocated = allocated - ?
+                            WHERE merchant = ? AND sku = ? AND allocated - held - sold >= ?
+                            """,
+                        arguments: [remove, merchant, adjustment.sku, remove]
+                    )
+                    guard db.changesCount == 1 else {
+                        let free = try Store.counters(db, merchant: merchant, sku: adjustment.sku)?.free ?? 0
+                        throw WarehouseError.insufficientFree(
+                            sku: adjustment.sku,
+                            requested: remove,
+                            free: free,
+                            field: "adjustments[\(index)].delta"
+                        )
+                    }
+                    try Store.ledger(db, merchant, adjustment.sku, "deallocate", remove, nil, adjustment.reason, now)
+                }
+                touched.append(adjustment.sku)
+            }
+            var seen = Set<String>()
+            return try touched.filter { seen.insert($0).inserted }.compactMap { try Store.counters(db, merchant: merchant, sku: $0) }
+        }
+    }
+
+    // MARK: Queries
+
+    /// Free units per SKU now; unknown SKUs say so.
+    public nonisolated func availability(_ items: [(merchant: String, sku: String)]) async throws -> [SkuAvailability] {
+        guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
+        let now = clock.nowMilliseconds
+        return try await database.writer.read { db in
+            try items.map { item in
+                guard let counters = try Store.counters(db, merchant: item.merchant, sku: item.sku) else {
+                    return SkuAvailability(merchant: item.merchant, sku: item.sku, known: false, free: 0)
+                }
+                let lapsed = try Store.dueHeld(db, merchant: item.merchant, sku: item.sku, now: now)
+                return SkuAvailability(merchant: item.merchant, sku: item.sku, known: true, free: counters.free + lapsed)
+            }
+        }
+    }
+
+    /// A merchant's counters (all its SKUs, or the named ones); admin: every merchant's.
+    public nonisolated func inventory(caller: WarehouseCaller, skus: [String]) async throws -> [SkuCounters] {
+        let now = clock.nowMilliseconds
+        return try await database.writer.read { db in
+            var rows: [SkuCounters]
+            if caller.is(.admin) && skus.isEmpty {
+                rows = try Store.allCounters(db, merchant: nil)
+            } else if skus.isEmpty {
+                rows = try Store.allCounters(db, merchant: caller.principal)
+            } else {
+                rows = try skus.compactMap { try Store.counters(db, merchant: caller.principal, sku: $0) }
+            }
+            // Lapsed holds count as free even before the sweeper writes them down.
+            for index in rows.indices {
+                let lapsed = try Store.dueHeld(db, merchant: rows[index].merchant, sku: rows[index].sku, now: now)
+                rows[index].held -= lapsed
+            }
+            return rows
+        }
+    }
+
+    // MARK: Reservations
+
+    /// Holds every line for the window, or nothing.
+    public nonisolated func reserve(
+        owner: String,
+        lines: [ReservationLineRequest],
+        holdSeconds: UInt32,
+        reference: String
+    ) async throws -> ReserveOutcome {
+        guard !lines.isEmpty else { throw WarehouseError.invalid(field: "lines", description: "at least one line") }
+        guard lines.count <= configuration.maxLines else {
+            throw WarehouseError.invalid(field: "lines", description: "at most \(configuration.maxLines) lines")
+        }
+        guard holdSeconds <= configuration.maxHoldSeconds else {
+            throw WarehouseError.invalid(field: "hold_seconds", description: "at most \(configuration.maxHoldSeconds) seconds")
+        }
+        guard reference.count <= 128 else { throw WarehouseError.invalid(field: "reference", description: "at most 128 characters") }
+        for (index, line) in lines.enumerated() {
+            try Validation.name(line.merchant, field: "lines[\(index)].merchant")
+            try Validation.name(line.sku, field: "lines[\(index)].sku")
+            guard line.quantity > 0 else {
+                throw WarehouseError.invalid(field: "lines[\(index)].quantity", description: "must be positive")
+            }
+        }
+        let now = clock.nowMilliseconds
+        let configuration = self.configuration
+        let id = Identifiers.reservation()
+        do {
+            let record = try await database.batchedWriter.write { db -> ReservationRecord in
+                // Settings, known SKUs and caps first: a bad line changes nothing.
+                var window = holdSeconds
+                var perSKU: [String: Int64] = [:]
+                var settingsCache: [String: MerchantWarehouseSettings] = [:]
+                for (index, line) in lines.enumerated() {
+                    let settings = try settingsCache[line.merchant]
+                        ?? Store.settings(db, merchant: line.merchant, defaults: configuration)
+                    settingsCache[line.merchant] = settings
+                    if holdSeconds == 0 { window = window == 0 ? settings.defaultHoldSeconds : min(window, settings.defaultHoldSeconds) }
+                    guard try Store.counters(db, merchant: line.merchant, sku: line.sku) != nil else {
+                        throw WarehouseError.invalid(field: "lines[\(index)].sku", description: "unknown SKU '\(line.sku)' of merchant '\(line.merchant)'")
+                    }
+                    let key = "\(line.merchant)\u{0}\(line.sku)"
+                    perSKU[key, default: 0] += line.quantity
+                    guard perSKU[key]! <= Int64(settings.maxUnitsPerSKU) else {
+                        throw WarehouseError.invalid(
+                            field: "lines[\(index)].quantity",
+                            description: "at most \(settings.maxUnitsPerSKU) units of one SKU per reservation"
+                        )
+                    }
+                }
+                let expiresAt = now + Int64(window) * 1000
+                for line in lines { try Store.expireDue(db, merchant: line.merchant, sku: line.sku, now: now) }
+                // Free counts before this reservation, to report a shortage truthfully.
+                var freeBefore: [String: Int64] = [:]
+                for line in lines {
+                    let key = "\(line.merchant)\u{0}\(line.sku)"
+                    if freeBefore[key] == nil { freeBefore[key] = try Store.counters(db, merchant: line.merchant, sku: line.sku)?.free ?? 0 }
+                }
+                var shortages: [LineShortage] = []
+                var wanted: [String: Int64] = [:]
+                for (index, line) in lines.enumerated() {
+                    let key = "\(line.merchant)\u{0}\(line.sku)"
+                    wanted[key, default: 0] += line.quantity
+                    try db.execute(
+                        sql: """
+                            UPDATE warehouse_sku SET held = held + ?
+                            WHERE merchant = ? AND sku = ? AND allocated - held - sold >= ?
+                            """,
+                        arguments: [line.quantity, line.merchant, line.sku, line.quantity]
+                    )
+                    if db.changesCount != 1 {
+                        shortages.append(
+                            LineShortage(line: index, merchant: line.merchant, sku: line.sku, requested: line.quantity, free: freeBefore[key] ?? 0)
+                        )
+                    }
+                }
+                if !shortages.isEmpty { throw ShortageSignal(shortages: shortages) }
+                try db.execute(
+                    sql: """
+                        INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms)
+                        VALUES (?, ?, ?, 'HELD', ?, ?)
+                        """,
+                    arguments: [id, owner, reference, now, expiresAt]
+                )
+                for (index, line) in lines.enumerated() {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO warehouse_reservation_line (reservation_id, line, merchant, sku, quantity, expires_at_ms, held)
+                            VALUES (?, ?, ?, ?, ?, ?, 1)
+                            """,
+                        arguments: [id, index, line.merchant, line.sku, line.quantity, expiresAt]
+                    )
+                    try Store.ledger(db, line.merchant, line.sku, "hold", line.quantity, id, "", now)
+                }
+                return ReservationRecord(
+                    id: id,
+                    owner: owner,
+                    reference: reference,
+                    state: .held,
+                    lines: lines,
+                    createdAtMilliseconds: now,
+                    expiresAtMilliseconds: expiresAt,
+                    closedAtMilliseconds: 0
+                )
+            }
+            return .reserved(record)
+        } catch let signal as ShortageSignal {
+            return .shortage(signal.shortages)
+        }
+    }
+
+    /// Gives a held reservation a new window counted from now.
+    public nonisolated func extend(id: String, holdSeconds: UInt32, caller: WarehouseCaller) async throws -> ReservationRecord {
+        guard holdSeconds <= configuration.maxHoldSeconds else {
+            throw WarehouseError.invalid(field: "hold_seconds", description: "at most \(configuration.maxHoldSeconds) seconds")
+        }
+        let configuration = self.configuration
+        return try await change(id: id, caller: caller, mustOwn: true) { db, record, now in
+            var window = holdSeconds
+            if window == 0 {
+                window = UInt32.max
+                for line in record.lines {
+                    window = min(window, try Store.settings(db, merchant: line.merchant, defaults: configuration).defaultHoldSeconds)
+                }
+            }
+            return .extend(newExpiresAtMilliseconds: now + Int64(window) * 1000)
+        }
+    }
+
+    /// Turns held units into sold ones (capture).
+    public nonisolated func confirm(id: String, caller: WarehouseCaller) async throws -> ReservationRecord {
+        try await change(id: id, caller: caller, mustOwn: true) { _, _, _ in .confirm }
+    }
+
+    /// Frees held units (failure, or the owner gave up).
+    public nonisolated func release(id: String, caller: WarehouseCaller) async throws -> ReservationRecord {
+        try await change(id: id, caller: caller, mustOwn: true) { _, _, _ in .release }
+    }
+
+    /// One reservation, if the caller may see it.
+    public nonisolated func reservation(id: String, caller: WarehouseCaller) async throws -> ReservationRecord {
+        let now = clock.nowMilliseconds
+        return try await database.writer.read { db in
+            guard let record = try Store.reservation(db, id: id, now: now), Access.maySee(record, caller) else {
+                throw WarehouseError.reservationNotFound(id)
+            }
+            return record
+        }
+    }
+
+    /// Reservations the caller may see, newest first.
+    public nonisolated func reservations(caller: WarehouseCaller, state: ReservationState?, limit: Int) async throws -> [ReservationRecord] {
+        let limit = min(max(limit, 1), 1000)
+        let now = clock.nowMilliseconds
+        return try await database.writer.read { db in
+            let ids: [String]
+            if caller.isPrivileged {
+                ids = try String.fetchAll(db, sql: "SELECT id FROM warehouse_reservation ORDER BY created_at_ms DESC LIMIT ?", arguments: [limit * 4])
+            } else if caller.is(.merchant) && !caller.is(.agent) {
+                ids = try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT DISTINCT r.id FROM warehouse_reservation_line l JOIN warehouse_reservation r ON r.id = l.reservation_id
+                        WHERE l.merchant = ? ORDER BY r.created_at_ms DESC LIMIT ?
+                        """,
+                    arguments: [caller.principal, limit * 4]
+                )
+            } else {
+                ids = try String.fetchAll(
+                    db,
+                    sql: "SELECT id FROM warehouse_reservation WHERE owner = ? ORDER BY created_at_ms DESC LIMIT ?",
+                    arguments: [caller.principal, limit * 4]
+                )
+            }
+            var records: [ReservationRecord] = []
+            for id in ids {
+                guard let record = try Store.reservation(db, id: id, now: now), Access.maySee(record, caller) else { continue }
+                if let state, record.state != state { continue }
+                records.append(record)
+                if records.count == limit { break }
+            }
+            return records
+        }
+    }
+
+    // MARK: Settings
+
+    public nonisolated func updateSettings(
+        merchant: String,
+        defaultHoldSeconds: UInt32,
+        maxUnitsPerSKU: UInt32
+    ) async throws -> MerchantWarehouseSettings {
+        guard defaultHoldSeconds <= configuration.maxHoldSeconds else {
+            throw WarehouseError.invalid(field: "default_hold_seconds", description: "at most \(configuration.maxHoldSeconds) seconds")
+        }
+        guard maxUnitsPerSKU <= 1_000_000 else {
+            throw WarehouseError.invalid(field: "max_units_per_sku", description: "at most 1000000")
+        }
+        let configuration = self.configuration
+        return try await database.batchedWriter.write { db in
+            var settings = try Store.settings(db, merchant: merchant, defaults: configuration)
+            if defaultHoldSeconds > 0 { settings.defaultHoldSeconds = defaultHoldSeconds }
+            if maxUnitsPerSKU > 0 { settings.maxUnitsPerSKU = maxUnitsPerSKU }
+            try db.execute(
+                sql: """
+                    INSERT INTO warehouse_settings (merchant, default_hold_seconds, max_units_per_sku) VALUES (?, ?, ?)
+                    ON CONFLICT (merchant) DO UPDATE SET default_hold_seconds = excluded.default_hold_seconds,
+                        max_units_per_sku = excluded.max_units_per_sku
+                    """,
+                arguments: [merchant, settings.defaultHoldSeconds, settings.maxUnitsPerSKU]
+            )
+            return settings
+        }
+    }
+
+    // MARK: Expiry sweeper
+
+    /// Writes down reservations whose window has passed (at most `limit` per
+    /// transaction). Returns how many.
+    @discardableResult
+    public nonisolated func sweepExpired(limit: Int = 500) async throws -> Int {
+        let now = clock.nowMilliseconds
+        return try await database.batchedWriter.write { db in
+            let due = try String.fetchAll(
+                db,
+                sql: "SELECT id FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
+                arguments: [now, limit]
+            )
+            for id in due { try Store.expire(db, reservationID: id) }
+            return due.count
+        }
+    }
+
+    /// Sweeps until cancelled (the daemon runs this as a service).
+    public func runSweeper() async {
+        while !Task.isCancelled {
+            do {
+                let swept = try await sweepExpired()
+                if swept > 0 { logger.debug("expired reservations", metadata: ["count": "\(swept)"]) }
+                if swept == 500 { continue }  // More are due: keep going.
+            } catch {
+                logger.error("reservation sweep failed", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: configuration.sweepInterval)
+        }
+    }
+
+    // MARK: Internals
+
+    /// Applies one state-machine event inside a transaction. A reservation
+    /// found lapsed is written down as EXPIRED even when the event is refused.
+    private nonisolated func change(
+        id: String,
+        caller: WarehouseCaller,
+        mustOwn: Bool,
+        event: @escaping @Sendable (Database, ReservationRecord, Int64) throws -> ReservationStateMachine.Event
+    ) async throws -> ReservationRecord {
+        let now = clock.nowMilliseconds
+        let result = try await database.batchedWriter.write { db -> Result<ReservationRecord, WarehouseError> in
+            guard let stored = try Store.storedReservation(db, id: id),
+                Access.mayChange(stored, caller, mustOwn: mustOwn)
+            else {
+                return .failure(.reservationNotFound(id))
+            }
+            let transition = ReservationStateMachine.transition(
+                from: stored.state,
+                expiresAtMilliseconds: stored.expiresAtMilliseconds,
+                event: try event(db, stored, now),
+                now: now
+            )
+            switch transition {
+            case .unchanged:
+                return .success(try Store.reservation(db, id: id, now: now) ?? stored)
+            case .refused(let error, let lapsed):
+                if lapsed { try Store.expire(db, reservationID: id) }
+                return .failure(error)
+            case .move(let state, let expiresAt, let movement):
+                try Store.move(db, reservation: stored, to: state, expiresAt: expiresAt, movement: movement, now: now)
+                return .success(try Store.reservation(db, id: id, now: now) ?? stored)
+            }
+        }
+        return try result.get()
+    }
+}
+
+/// Thrown inside a reservation's transaction to roll it back and report the shortage.
+struct ShortageSignal: Error {
+    let shortages: [LineShortage]
+}
+
+enum Validation {
+    static func name(_ value: String, field: String) throws {
+        guard !value.isEmpty else { throw WarehouseError.invalid(field: field, description: "must not be empty") }
+        guard value.utf8.count <= 128 else { throw WarehouseError.invalid(field: field, description: "at most 128 bytes") }
+        guard !value.contains(where: { $0.isNewline || $0 == "\u{0}" }) else {
+            throw WarehouseError.invalid(field: field, description: "must not contain control characters")
+        }
+    }
+}
+
+enum Identifiers {
+    private static let alphabet = Array("abcdefghijkmnopqrstuvwxyz23456789")
+
+    /// `rsv_` and 24 random characters (about 120 bits): unique and not guessable.
+    static func reservation() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return "rsv_" + String((0..<24).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] })
+    }
+}
+
+enum Access {
+    static func maySee(_ record: ReservationRecord, _ caller: WarehouseCaller) -> Bool {
+        if caller.isPrivileged || record.owner == caller.principal { return true }
+        return caller.is(.merchant) && record.lines.contains { $0.merchant == caller.principal }
+    }
+
+    static func mayChange(_ record: ReservationRecord, _ caller: WarehouseCaller, mustOwn: Bool) -> Bool {
+        caller.isPrivileged || record.owner == caller.principal || (!mustOwn && maySee(record, caller))
+    }
+}

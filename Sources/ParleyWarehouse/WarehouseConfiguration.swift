@@ -1,0 +1,45 @@
+/// The warehouse's limits. Merchants may change their own default window and
+/// per-SKU cap within these (`UpdateWarehouseSettings`).
+public struct WarehouseConfiguration: Sendable, Hashable {
+    /// A reservation's window when neither the request nor the merchant says.
+    public var defaultHoldSeconds: UInt32
+    /// The longest window any reservation or extension may ask for.
+    public var maxHoldSeconds: UInt32
+    /// Most units of one SKU in one reservation, unless the merchant says otherwise (anti-hoarding).
+    public var defaultMaxUnitsPerSKU: UInt32
+    /// Most lines in one reservation.
+    public var maxLines: Int
+    /// Most adjustments in one AllocateInventory call.
+    public var maxAdjustments: Int
+    /// How often the sweeper writes down lapsed reservations. Expiry itself
+    /// is exact without it: units are free at `expires_at` regardless.
+    public var sweepInterval: Duration
+
+    public init(
+        defaultHoldSeconds: UInt32,
+        maxHoldSeconds: UInt32,
+        defaultMaxUnitsPerSKU: UInt32,
+        maxLines: Int,
+        maxAdjustments: Int,
+        sweepInterval: Duration
+    ) {
+        self.defaultHoldSeconds = defaultHoldSeconds
+        self.maxHoldSeconds = maxHoldSeconds
+        self.defaultMaxUnitsPerSKU = defaultMaxUnitsPerSKU
+        self.maxLines = maxLines
+        self.maxAdjustments = maxAdjustments
+        self.sweepInterval = sweepInterval
+    }
+
+    /// 30-minute windows, at most 2 hours, 100 units of a SKU per reservation.
+    public static var defaults: WarehouseConfiguration {
+        WarehouseConfiguration(
+            defaultHoldSeconds: 1800,
+            maxHoldSeconds: 7200,
+            defaultMaxUnitsPerSKU: 100,
+            maxLines: 100,
+            maxAdjustments: 10_000,
+            sweepInterval: .seconds(1)
+        )
+    }
+}

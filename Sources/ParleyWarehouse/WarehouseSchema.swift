@@ -1,0 +1,69 @@
+import GRDB
+import ParleyStore
+
+/// The warehouse's tables. The counters row of a SKU is the source of truth
+/// for decisions; the ledger records every movement so the counters can be
+/// checked (`allocated = free + held + sold`, each equal to its ledger sum).
+/// CHECK constraints refuse an oversold or negative row even if a bug tried.
+public enum WarehouseSchema {
+    public static let migrations: [StoreMigration] = [
+        StoreMigration("warehouse.v1.tables") { db in
+            try db.execute(sql: """
+                CREATE TABLE warehouse_sku (
+                    merchant TEXT NOT NULL,
+                    sku TEXT NOT NULL,
+                    allocated INTEGER NOT NULL DEFAULT 0 CHECK (allocated >= 0),
+                    held INTEGER NOT NULL DEFAULT 0 CHECK (held >= 0),
+                    sold INTEGER NOT NULL DEFAULT 0 CHECK (sold >= 0),
+                    CHECK (allocated >= held + sold),
+                    PRIMARY KEY (merchant, sku)
+                ) WITHOUT ROWID;
+
+                CREATE TABLE warehouse_reservation (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    owner TEXT NOT NULL,
+                    reference TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('HELD', 'CONFIRMED', 'RELEASED', 'EXPIRED')),
+                    created_at_ms INTEGER NOT NULL,
+                    expires_at_ms INTEGER NOT NULL,
+                    closed_at_ms INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                CREATE INDEX warehouse_reservation_owner ON warehouse_reservation(owner, created_at_ms);
+                CREATE INDEX warehouse_reservation_due ON warehouse_reservation(expires_at_ms) WHERE state = 'HELD';
+
+                CREATE TABLE warehouse_reservation_line (
+                    reservation_id TEXT NOT NULL,
+                    line INTEGER NOT NULL,
+                    merchant TEXT NOT NULL,
+                    sku TEXT NOT NULL,
+                    quantity INTEGER NOT NULL CHECK (quantity > 0),
+                    -- Copies of the reservation's expiry and whether its units
+                    -- are still held, so a SKU's due holds are one index range.
+                    expires_at_ms INTEGER NOT NULL,
+                    held INTEGER NOT NULL,
+                    PRIMARY KEY (reservation_id, line)
+                ) WITHOUT ROWID;
+                CREATE INDEX warehouse_line_due ON warehouse_reservation_line(merchant, sku, expires_at_ms) WHERE held = 1;
+                CREATE INDEX warehouse_line_merchant ON warehouse_reservation_line(merchant, reservation_id);
+
+                CREATE TABLE warehouse_ledger (
+                    id INTEGER PRIMARY KEY,
+                    merchant TEXT NOT NULL,
+                    sku TEXT NOT NULL,
+                    kind TEXT NOT NULL CHECK (kind IN ('allocate', 'deallocate', 'hold', 'release', 'expire', 'confirm')),
+                    quantity INTEGER NOT NULL CHECK (quantity > 0),
+                    reservation_id TEXT,
+                    reason TEXT NOT NULL DEFAULT '',
+                    at_ms INTEGER NOT NULL
+                );
+                CREATE INDEX warehouse_ledger_sku ON warehouse_ledger(merchant, sku);
+
+                CREATE TABLE warehouse_settings (
+                    merchant TEXT PRIMARY KEY NOT NULL,
+                    default_hold_seconds INTEGER NOT NULL,
+                    max_units_per_sku INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+    ]
+}

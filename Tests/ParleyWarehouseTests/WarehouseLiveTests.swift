@@ -1,0 +1,111 @@
+import Foundation
+import ParleyClient
+import ParleyPKI
+import ParleyProtos
+import ParleyTesting
+import ParleyWarehouse
+import ParleyWire
+import Testing
+
+@Suite("Warehouse over live mTLS")
+struct WarehouseLiveTests {
+    @Test("500 concurrent reservations for 100 units: never oversold, refusals tell the truth, the ledger balances")
+    func concurrency() async throws {
+        try await withTestDaemon { daemon in
+            let merchant = try daemon.client("widgets", roles: [.merchant])
+            var allocation = Parley_V1_AllocateInventoryRequest()
+            var adjustment = Parley_V1_InventoryAdjustment()
+            adjustment.sku = "widget"
+            adjustment.delta = 100
+            allocation.adjustments = [adjustment]
+            _ = try await merchant.unary(WarehouseService.allocateInventory, allocation, as: Parley_V1_AllocateInventoryResponse.self)
+
+            let agent = try daemon.client("acme-travel", roles: [.agent], connections: 4)
+            let outcomes = try await withThrowingTaskGroup(of: (Int64, Parley_V1_ReserveInventoryResponse).self) { group in
+                for index in 0..<500 {
+                    group.addTask {
+                        var request = Parley_V1_ReserveInventoryRequest()
+                        var line = Parley_V1_ReservationLine()
+                        line.merchant = "widgets"
+                        line.sku = "widget"
+                        line.quantity = Int64(index % 3 + 1)
+                        request.lines = [line]
+                        request.holdSeconds = 600
+                        let response = try await agent.unary(
+                            WarehouseService.reserveInventory,
+                            request,
+                            as: Parley_V1_ReserveInventoryResponse.self,
+                            options: CallOptions(idempotencyKey: "reserve-\(index)")
+                        )
+                        return (line.quantity, response)
+                    }
+                }
+                var all: [(Int64, Parley_V1_ReserveInventoryResponse)] = []
+                for try await outcome in group { all.append(outcome) }
+                return all
+            }
+            var held: Int64 = 0
+            var refusals: [(requested: Int64, free: Int64)] = []
+            for (quantity, response) in outcomes {
+                switch response.outcome {
+                case .reservation(let reservation):
+                    #expect(reservation.state == .held)
+                    held += quantity
+                case .shortage(let shortage):
+                    let line = try #require(shortage.lines.first)
+                    #expect(line.requested == quantity)
+                    refusals.append((line.requested, line.free))
+                case nil:
+                    Issue.record("empty outcome")
+                }
+            }
+            #expect(held <= 100)
+            var request = Parley_V1_GetAvailabilityRequest()
+            var ref = Parley_V1_SkuRef()
+            ref.merchant = "widgets"
+            ref.sku = "widget"
+            request.items = [ref]
+            let finalFree = try await agent.unary(WarehouseService.getAvailability, request, as: Parley_V1_GetAvailabilityResponse.self).items[0].free
+            #expect(held + finalFree == 100)
+            #expect(finalFree < 3, "500 requests for up to 3 units each should drain 100 units")
+            for refusal in refusals {
+                // Free only shrinks here, so a true report lies between what is left now and what was asked.
+                #expect(refusal.free < refusal.requested)
+                #expect(refusal.free >= finalFree)
+            }
+            let admin = try daemon.client("ops", roles: [.admin])
+            let audit = try await admin.unary(WarehouseService.auditInventory, Parley_V1_AuditInventoryRequest(), as: Parley_V1_AuditInventoryResponse.self)
+            #expect(audit.discrepancies.isEmpty, "\(audit.discrepancies)")
+            #expect(audit.held == held)
+            #expect(audit.allocated == 100)
+            for client in [merchant, agent, admin] { await client.close() }
+        }
+    }
+
+    @Test("over the wire: an agent may not allocate, and another agent's reservation is NOT_FOUND")
+    func roles() async throws {
+        try await withTestDaemon { daemon in
+            let agent = try daemon.client("acme-travel", roles: [.agent])
+            var allocation = Parley_V1_AllocateInventoryRequest()
+            var adjustment = Parley_V1_InventoryAdjustment()
+            adjustment.sku = "widget"
+            adjustment.delta = 5
+            allocation.adjustments = [adjustment]
+            do {
+                _ = try await agent.unary(WarehouseService.allocateInventory, allocation, as: Parley_V1_AllocateInventoryResponse.self)
+                Issue.record("agents may not allocate")
+            } catch let error as RPCError {
+                #expect(error.code == .permissionDenied)
+            }
+            var get = Parley_V1_GetReservationRequest()
+            get.id = "rsv_doesnotexist"
+            do {
+                _ = try await agent.unary(WarehouseService.getReservation, get, as: Parley_V1_Reservation.self)
+                Issue.record("expected NOT_FOUND")
+            } catch let error as RPCError {
+                #expect(error.code == .notFound)
+            }
+            await agent.close()
+        }
+    }
+}

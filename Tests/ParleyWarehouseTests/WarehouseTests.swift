@@ -1,0 +1,188 @@
+import Foundation
+import Logging
+import ParleyStore
+import ParleyWarehouse
+import ParleyWire
+import Testing
+
+@Suite("Warehouse")
+struct WarehouseTests {
+    let clock = ManualWallClock(startingAt: 1_000_000)
+    let merchant = WarehouseCaller(principal: "widgets", kinds: [.merchant])
+    let agent = WarehouseCaller(principal: "acme-travel", kinds: [.agent])
+
+    func makeWarehouse() throws -> Warehouse {
+        let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
+        return Warehouse(database: database, clock: clock, logger: Logger(label: "test"))
+    }
+
+    func stock(_ warehouse: Warehouse, _ units: Int64, sku: String = "widget") async throws {
+        _ = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: sku, delta: units, reason: "morning count")], caller: merchant)
+    }
+
+    func free(_ warehouse: Warehouse, sku: String = "widget") async throws -> Int64 {
+        try await warehouse.availability([(merchant: "widgets", sku: sku)])[0].free
+    }
+
+    func line(_ quantity: Int64, sku: String = "widget") -> ReservationLineRequest {
+        ReservationLineRequest(merchant: "widgets", sku: sku, quantity: quantity)
+    }
+
+    func reserved(_ outcome: ReserveOutcome) throws -> ReservationRecord {
+        guard case .reserved(let record) = outcome else { throw Failure(description: "expected a reservation, got \(outcome)") }
+        return record
+    }
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    @Test("expiry is exact: units are free at expires_at, before any sweep; extend moves it; confirm after it is refused")
+    func expiry() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 10)
+        let record = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(4)], holdSeconds: 60, reference: "order-1"))
+        #expect(record.expiresAtMilliseconds == 1_000_000 + 60_000)
+        #expect(try await free(warehouse) == 6)
+
+        clock.advance(by: .milliseconds(59_999))  // before
+        #expect(try await free(warehouse) == 6)
+        #expect(try await warehouse.reservation(id: record.id, caller: agent).state == .held)
+
+        let extended = try await warehouse.extend(id: record.id, holdSeconds: 120, caller: agent)
+        #expect(extended.expiresAtMilliseconds == clock.nowMilliseconds + 120_000)
+
+        clock.set(milliseconds: extended.expiresAtMilliseconds)  // at
+        #expect(try await free(warehouse) == 10)
+        #expect(try await warehouse.reservation(id: record.id, caller: agent).state == .expired)
+        await #expect(throws: WarehouseError.expired(atMilliseconds: extended.expiresAtMilliseconds)) {
+            _ = try await warehouse.confirm(id: record.id, caller: agent)
+        }
+        clock.advance(by: .seconds(3600))  // after
+        #expect(try await free(warehouse) == 10)
+        let audit = try await warehouse.audit(caller: WarehouseCaller(principal: "ops", kinds: [.admin]))
+        #expect(audit.balances, "\(audit.discrepancies)")
+        #expect(audit.held == 0)
+    }
+
+    @Test("confirm sells, release frees; repeats are harmless; other agents see nothing")
+    func lifecycle() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 10)
+        let sold = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(3)], holdSeconds: 0, reference: "a"))
+        #expect(sold.expiresAtMilliseconds == clock.nowMilliseconds + 1_800_000)  // the 30-minute default
+        let freed = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(2)], holdSeconds: 0, reference: "b"))
+        #expect(try await warehouse.confirm(id: sold.id, caller: agent).state == .confirmed)
+        #expect(try await warehouse.confirm(id: sold.id, caller: agent).state == .confirmed)
+        #expect(try await warehouse.release(id: freed.id, caller: agent).state == .released)
+        await #expect(throws: WarehouseError.notHeld(.confirmed)) { _ = try await warehouse.release(id: sold.id, caller: agent) }
+        let stranger = WarehouseCaller(principal: "other-agency", kinds: [.agent])
+        await #expect(throws: WarehouseError.reservationNotFound(sold.id)) { _ = try await warehouse.reservation(id: sold.id, caller: stranger) }
+        await #expect(throws: WarehouseError.reservationNotFound(freed.id)) { _ = try await warehouse.release(id: freed.id, caller: stranger) }
+        #expect(try await warehouse.reservation(id: sold.id, caller: merchant).state == .confirmed)  // its stock
+        #expect(try await warehouse.reservations(caller: agent, state: nil, limit: 10).count == 2)
+        #expect(try await warehouse.reservations(caller: stranger, state: nil, limit: 10).isEmpty)
+        let counters = try await warehouse.inventory(caller: merchant, skus: [])
+        #expect(counters == [SkuCounters(merchant: "widgets", sku: "widget", allocated: 10, held: 0, sold: 3)])
+    }
+
+    @Test("a bundle holds every line or none, and a shortage reports the free count")
+    func bundles() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 5, sku: "tent")
+        try await stock(warehouse, 1, sku: "stove")
+        let outcome = try await warehouse.reserve(owner: "acme-travel", lines: [line(2, sku: "tent"), line(2, sku: "stove")], holdSeconds: 60, reference: "")
+        #expect(outcome == .shortage([LineShortage(line: 1, merchant: "widgets", sku: "stove", requested: 2, free: 1)]))
+        #expect(try await free(warehouse, sku: "tent") == 5)  // the tent line was not half-held
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(2, sku: "tent"), line(1, sku: "stove")], holdSeconds: 60, reference: ""))
+        #expect(try await free(warehouse, sku: "tent") == 3)
+        #expect(try await free(warehouse, sku: "stove") == 0)
+    }
+
+    @Test("allocations cannot be removed below what is free; held and sold units stay")
+    func removal() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 10)
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(6)], holdSeconds: 60, reference: ""))
+        await #expect(throws: WarehouseError.insufficientFree(sku: "widget", requested: 5, free: 4, field: "adjustments[0].delta")) {
+            _ = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: "widget", delta: -5, reason: "")], caller: merchant)
+        }
+        // All adjustments of a call or none.
+        await #expect(throws: WarehouseError.self) {
+            _ = try await warehouse.allocate(
+                merchant: "widgets",
+                adjustments: [.init(sku: "widget", delta: -1, reason: ""), .init(sku: "widget", delta: -10, reason: "")],
+                caller: merchant
+            )
+        }
+        #expect(try await free(warehouse) == 4)
+        let counters = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: "widget", delta: -4, reason: "to the shop")], caller: merchant)
+        #expect(counters.first?.free == 0)
+        #expect(counters.first?.allocated == 6)
+    }
+
+    @Test("bad input is refused with the field named and nothing changes", arguments: [
+        ("unknown SKU", "lines[0].sku"), ("zero quantity", "lines[0].quantity"), ("negative quantity", "lines[0].quantity"),
+        ("window over the maximum", "hold_seconds"), ("over the per-SKU cap", "lines[1].quantity"), ("no lines", "lines"),
+        ("empty merchant", "lines[0].merchant"),
+    ])
+    func badReservations(_ case: String, _ field: String) async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 1000)
+        var lines = [line(1)]
+        var hold: UInt32 = 60
+        switch `case` {
+        case "unknown SKU": lines = [line(1, sku: "gizmo")]
+        case "zero quantity": lines = [line(0)]
+        case "negative quantity": lines = [line(-3)]
+        case "window over the maximum": hold = 7201
+        case "over the per-SKU cap": lines = [line(60), line(41)]
+        case "no lines": lines = []
+        default: lines = [ReservationLineRequest(merchant: "", sku: "widget", quantity: 1)]
+        }
+        do {
+            _ = try await warehouse.reserve(owner: "acme-travel", lines: lines, holdSeconds: hold, reference: "")
+            Issue.record("\(`case`) should be refused")
+        } catch let error as WarehouseError {
+            #expect(error.rpcError.violations.map(\.field) == [field])
+            #expect(error.rpcError.code == .invalidArgument)
+        }
+        #expect(try await free(warehouse) == 1000)
+    }
+
+    @Test("a merchant changes only its own stock")
+    func otherMerchant() async throws {
+        let warehouse = try makeWarehouse()
+        await #expect(throws: WarehouseError.notYourMerchant(field: "merchant")) {
+            _ = try await warehouse.allocate(merchant: "someone-else", adjustments: [.init(sku: "x", delta: 1, reason: "")], caller: merchant)
+        }
+        await #expect(throws: WarehouseError.self) {
+            _ = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: "x", delta: 0, reason: "")], caller: merchant)
+        }
+    }
+
+    @Test("the sweeper writes down lapsed reservations and the ledger still balances")
+    func sweeper() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 50)
+        for _ in 0..<10 { _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(2)], holdSeconds: 10, reference: "")) }
+        #expect(try await warehouse.sweepExpired() == 0)
+        clock.advance(by: .seconds(10))
+        #expect(try await warehouse.sweepExpired() == 10)
+        #expect(try await warehouse.reservations(caller: agent, state: .expired, limit: 100).count == 10)
+        let audit = try await warehouse.audit(caller: merchant)
+        #expect(audit.balances, "\(audit.discrepancies)")
+        #expect(audit.free == 50)
+    }
+
+    @Test("a merchant's settings set its default window and per-SKU cap")
+    func settings() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 100)
+        let settings = try await warehouse.updateSettings(merchant: "widgets", defaultHoldSeconds: 600, maxUnitsPerSKU: 5)
+        #expect(settings.defaultHoldSeconds == 600)
+        let record = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(5)], holdSeconds: 0, reference: ""))
+        #expect(record.expiresAtMilliseconds == clock.nowMilliseconds + 600_000)
+        await #expect(throws: WarehouseError.self) {
+            _ = try await warehouse.reserve(owner: "acme-travel", lines: [line(6)], holdSeconds: 0, reference: "")
+        }
+    }
+}
