@@ -1,6 +1,13 @@
+import ParleyWire
+
 extension LoadRun {
     /// `workers` tasks, each making one call after another until the end of
     /// the plan, each recording into its own histogram; merged at the end.
+    ///
+    /// A worker whose call failed with UNAVAILABLE (daemon down, connection
+    /// refused or lost) waits before its next call, 10 ms at first and twice
+    /// as long after each further UNAVAILABLE up to 200 ms, so a dead daemon
+    /// costs errors, not a spinning CPU, until the run ends.
     ///
     /// Latency runs from the moment a worker starts a call. A closed loop
     /// slows down with the server, so its latencies say nothing about what a
@@ -30,17 +37,29 @@ extension LoadRun {
         }
     }
 
+    /// The first and the longest wait after an UNAVAILABLE call.
+    static var unavailablePause: (first: Duration, max: Duration) { (.milliseconds(10), .milliseconds(200)) }
+
     private func worker(_ index: Int, of workers: Int, plan: LoadPlan, live: LiveCounters) async -> RunPart {
         await EventLoopPlacement.move(toLoop: index)
         var recorder = Recorder(plan: plan, live: live)
         // Sequence numbers interleave across workers: worker i makes i, i + workers, …
         var sequence = UInt64(index)
+        var pause = Self.unavailablePause.first
         while !Task.isCancelled {
             let started = ContinuousClock.now
             guard started < plan.end else { break }
             let outcome = await perform(sequence)
             recorder.record(outcome, intended: started, finished: .now)
             sequence += UInt64(workers)
+            if case .failure(.status(.unavailable), _) = outcome {
+                // The daemon is down or going away: every call would fail at
+                // once, so pause rather than spin until the run ends.
+                try? await Task.sleep(until: min(.now + pause, plan.end), clock: .continuous)
+                pause = min(pause * 2, Self.unavailablePause.max)
+            } else {
+                pause = Self.unavailablePause.first
+            }
         }
         return recorder.finish()
     }

@@ -26,6 +26,10 @@ struct LoadSettings: Sendable, Codable {
     var durationSeconds: Double
     var timeoutSeconds: Double
     var drainSeconds: Double
+    /// `--ack-log`, when given.
+    var ackLog: String?
+    /// The `reserve` scenario's settings; nil for other scenarios.
+    var reserve: ReserveSettings?
 }
 
 /// The run's timeline, on the continuous clock.

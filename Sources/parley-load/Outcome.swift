@@ -15,6 +15,8 @@ enum Outcome: Sendable {
             self = .failure(.unfinished, "still outstanding when the drain period ended")
         } else if let error = error as? RPCError {
             self = .failure(.status(error.code), error.message)
+        } else if let error = error as? ShortageFailure {
+            self = .failure(.shortage, error.message)
         } else if let error = error as? ScenarioCheckFailure {
             self = .failure(.badResponse, error.message)
         } else {
@@ -29,6 +31,9 @@ enum ErrorKind: Hashable, Sendable {
     case status(RPCError.Code)
     /// The call succeeded but the scenario's check of the response failed.
     case badResponse
+    /// The server answered that there was not enough stock (`reserve`): a
+    /// business outcome, not a server error.
+    case shortage
     /// Open loop only: not sent because `--max-outstanding` calls were already in flight.
     case overloaded
     /// Still in flight when the drain period after the run ended; cancelled.
@@ -42,6 +47,7 @@ enum ErrorKind: Hashable, Sendable {
         switch self {
         case .status(let code): code.name
         case .badResponse: "bad_response"
+        case .shortage: "shortage"
         case .overloaded: "overloaded"
         case .unfinished: "unfinished"
         case .other: "client_error"

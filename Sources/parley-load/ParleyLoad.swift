@@ -24,6 +24,9 @@ struct ParleyLoad: AsyncParsableCommand {
             Warmup calls are made but not recorded. Calls still in flight --drain seconds after the \
             measured window are cancelled and counted as 'unfinished'.
 
+            In the closed loop, a worker whose call fails with UNAVAILABLE (the daemon is down or \
+            refusing connections) waits 10 ms before its next call, and the run goes on to its end.
+
             Exit status: 0 when the run completed, even with some errors; 1 when no call succeeded \
             or the daemon could not be reached.
 
@@ -74,8 +77,17 @@ struct ParleyLoad: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write the latency distribution to this file in HdrHistogram's .hgrm format (milliseconds).", valueName: "file"))
     var hgrm: String?
 
+    @Option(help: ArgumentHelp(
+        "Append to this file (created if missing, never truncated) one line per outcome the server acknowledged, as each reply arrives: 'held <id>', then 'confirmed <id>' or 'released <id>' (reserve; other scenarios write nothing).",
+        valueName: "file"
+    ))
+    var ackLog: String?
+
     @Flag(inversion: .prefixedNo, help: "Show a progress line on stderr once a second.")
     var progress = true
+
+    @OptionGroup(title: "Reserve scenario")
+    var reserve: ReserveOptions
 
     static let defaultInFlight = 64
     /// Room for the frame header and the rest of the request in a 4 MiB frame.
@@ -104,6 +116,14 @@ struct ParleyLoad: AsyncParsableCommand {
         guard warmup.isFinite, warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
         guard timeout.isFinite, timeout > 0 else { throw ValidationError("--timeout must be positive") }
         guard drain.isFinite, drain >= 0 else { throw ValidationError("--drain must not be negative") }
+        if scenario == ReserveScenario.name {
+            try reserve.check()
+        } else if !reserve.given.isEmpty {
+            let given = reserve.given
+            throw ValidationError(
+                "\(given.joined(separator: ", ")) \(given.count == 1 ? "applies" : "apply") only to --scenario \(ReserveScenario.name)"
+            )
+        }
     }
 
     /// The settings, with the defaults that depend on the loop filled in.
@@ -122,7 +142,9 @@ struct ParleyLoad: AsyncParsableCommand {
             warmupSeconds: warmup,
             durationSeconds: duration,
             timeoutSeconds: timeout,
-            drainSeconds: drain
+            drainSeconds: drain,
+            ackLog: ackLog,
+            reserve: scenario == ReserveScenario.name ? reserve.settings : nil
         )
     }
 
@@ -130,8 +152,13 @@ struct ParleyLoad: AsyncParsableCommand {
         let settings = self.settings
         let scenario: any Scenario
         let client: ParleyClient
+        let ackLog: AckLog?
         do {
-            scenario = try ScenarioCatalog.make(named: settings.scenario, options: ScenarioOptions(payloadBytes: payloadBytes))
+            ackLog = try self.ackLog.map { try AckLog(path: $0) }
+            scenario = try ScenarioCatalog.make(
+                named: settings.scenario,
+                options: ScenarioOptions(payloadBytes: payloadBytes, reserve: reserve.settings, ackLog: ackLog)
+            )
             let configuration = try connection.clientConfiguration(connections: connections, callTimeout: .seconds(timeout))
             client = try ParleyClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton)
         } catch let error as LoadFailure {
@@ -140,6 +167,8 @@ struct ParleyLoad: AsyncParsableCommand {
             let files = connection.files
             throw Self.fail("cannot load the TLS files (\(files.certificate), \(files.privateKey), \(files.ca)): \(error)")
         }
+        // Every call has ended once `measure` returns: nothing appends after this.
+        defer { ackLog?.close() }
         let part = try await measure(scenario, client: client, settings: settings)
         try output(Report(settings: settings, startedAt: part.startedAt, part: part.part), part: part.part)
         if part.part.succeeded == 0 {

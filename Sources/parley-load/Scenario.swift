@@ -4,8 +4,8 @@ import ParleyClient
 ///
 /// A scenario is made once per run from the command line's settings and then
 /// shared by every worker, so it must be `Sendable` and should precompute
-/// whatever it can (requests, keys). To add one — reserve, negotiate,
-/// capture — write a type conforming to `Scenario` and list it in
+/// whatever it can (requests, keys). To add one — negotiate, capture —
+/// write a type conforming to `Scenario` and list it in
 /// ``ScenarioCatalog/all``.
 protocol Scenario: Sendable {
     /// The name given to `--scenario`.
@@ -34,9 +34,16 @@ extension Scenario {
 struct ScenarioOptions: Sendable {
     /// Bytes of opaque payload per request, for scenarios that carry one.
     var payloadBytes: Int
+    /// The `reserve` scenario's settings (defaults unless it was chosen).
+    var reserve: ReserveSettings = .defaults
+    /// `--ack-log`: where scenarios that make server-side records append
+    /// those the server acknowledged; nil when not asked for.
+    var ackLog: AckLog?
 }
 
 /// A response the scenario did not expect; counted as `bad_response`.
+/// (A refusal the scenario expects under load has its own type and class,
+/// such as ``ShortageFailure``.)
 struct ScenarioCheckFailure: Error, Sendable, CustomStringConvertible {
     let message: String
     init(_ message: String) { self.message = message }
@@ -45,7 +52,7 @@ struct ScenarioCheckFailure: Error, Sendable, CustomStringConvertible {
 
 /// The scenarios `--scenario` knows.
 enum ScenarioCatalog {
-    static let all: [any Scenario.Type] = [HealthScenario.self]
+    static let all: [any Scenario.Type] = [HealthScenario.self, ReserveScenario.self]
 
     /// The known names, comma-separated.
     static var names: String { all.map { $0.name }.joined(separator: ", ") }

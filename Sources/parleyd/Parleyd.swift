@@ -33,6 +33,7 @@ struct Parleyd: AsyncParsableCommand {
     @Option(name: .customLong("metrics-port"), help: "Port of the metrics endpoint (default 9464).") var metricsPort: Int?
     @Flag(name: .customLong("no-metrics"), help: "Do not serve /metrics and /healthz.") var noMetrics = false
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
+    @Flag(help: "Load a demo data set (a merchant with warehouse stock) into an empty database.") var demo = false
 
     func run() async throws {
         var configuration = DaemonConfiguration.defaults
@@ -52,9 +53,13 @@ struct Parleyd: AsyncParsableCommand {
             if try directory.initialize() {
                 logger.notice("created a development CA and certificates", metadata: ["directory": "\(directory.url.path)"])
             }
+            if demo && !FileManager.default.fileExists(atPath: directory.clientCertificate(DemoData.merchant).path) {
+                _ = try directory.issueClient(name: DemoData.merchant, principal: DemoData.merchant, roles: [.merchant])
+            }
         }
 
         let daemon = try Daemon(configuration: configuration, logger: logger)
+        if demo { try await DemoData.load(into: daemon, logger: logger) }
         let server = daemon.server
         let settings = configuration
         Task {

@@ -1,5 +1,7 @@
 import Foundation
+import Logging
 import ParleyClient
+import ParleyDaemon
 import ParleyPKI
 import ParleyProtos
 import ParleyTesting
@@ -106,6 +108,22 @@ struct WarehouseLiveTests {
                 #expect(error.code == .notFound)
             }
             await agent.close()
+        }
+    }
+}
+
+@Suite("Demo data")
+struct DemoDataTests {
+    @Test("--demo stocks the demo merchant once, and never touches a database that has inventory")
+    func demo() async throws {
+        try await withTestDaemon { daemon in
+            let logger = Logger(label: "test")
+            #expect(try await DemoData.load(into: daemon.daemon, logger: logger))
+            #expect(try await !DemoData.load(into: daemon.daemon, logger: logger))
+            let admin = WarehouseCaller(principal: "ops", kinds: [.admin])
+            let inventory = try await daemon.daemon.warehouse.inventory(caller: admin, skus: [])
+            #expect(inventory.count == DemoData.stock.count)
+            #expect(inventory.allSatisfy { $0.merchant == DemoData.merchant && $0.free > 0 })
         }
     }
 }

@@ -1,0 +1,25 @@
+/// SplitMix64 (Steele, Lea and Flood): a tiny, fast generator with good
+/// statistical quality, whose streams differ even for consecutive seeds. A
+/// scenario seeds one per call from the call's sequence number, so workers
+/// share no generator (no lock) and a run's choices follow from its seed.
+/// Not for anything secret.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform value in [0, 1) with 53 random bits.
+    mutating func nextUnit() -> Double {
+        Double(next() >> 11) * 0x1.0p-53
+    }
+}
