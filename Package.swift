@@ -99,6 +99,7 @@ let package = Package(
                 "ParleyServer", "ParleyStore", "ParleyWire", "ParleyProtos", "ParleyPKI",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -58,7 +58,7 @@ public struct IdempotencyStore: Sendable {
         let oldest = nowMilliseconds - retentionMilliseconds
         return try await database.writer.read { db in
             guard let row = try Row.fetchOne(
-                db,
+                cached: db,
                 sql: """
                     SELECT request_digest, code, payload, created_at_ms FROM idempotency_outcome
                     WHERE principal = ? AND method = ? AND idempotency_key = ? AND created_at_ms >= ?
@@ -85,7 +85,7 @@ public struct IdempotencyStore: Sendable {
     /// Stores an outcome inside a transaction the caller already holds, so a
     /// subsystem can commit its business write and the outcome atomically.
     public static func insert(_ db: Database, principal: String, method: String, key: String, record: IdempotencyRecord) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT OR REPLACE INTO idempotency_outcome
                 (principal, method, idempotency_key, request_digest, code, payload, created_at_ms)
@@ -100,7 +100,7 @@ public struct IdempotencyStore: Sendable {
     public func purgeExpired(nowMilliseconds: Int64) async throws -> Int {
         let oldest = nowMilliseconds - retentionMilliseconds
         return try await database.batchedWriter.write { db in
-            try db.execute(sql: "DELETE FROM idempotency_outcome WHERE created_at_ms < ?", arguments: [oldest])
+            try db.executeCached(sql: "DELETE FROM idempotency_outcome WHERE created_at_ms < ?", arguments: [oldest])
             return db.changesCount
         }
     }

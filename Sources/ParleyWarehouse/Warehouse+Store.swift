@@ -1,10 +1,11 @@
 import GRDB
+import ParleyStore
 
 /// The warehouse's SQL, each function one step inside a caller's transaction.
 enum Store {
     static func counters(_ db: Database, merchant: String, sku: String) throws -> SkuCounters? {
         guard let row = try Row.fetchOne(
-            db,
+            cached: db,
             sql: "SELECT allocated, held, sold FROM warehouse_sku WHERE merchant = ? AND sku = ?",
             arguments: [merchant, sku]
         ) else { return nil }
@@ -15,12 +16,12 @@ enum Store {
         let rows: [Row]
         if let merchant {
             rows = try Row.fetchAll(
-                db,
+                cached: db,
                 sql: "SELECT merchant, sku, allocated, held, sold FROM warehouse_sku WHERE merchant = ? ORDER BY sku",
                 arguments: [merchant]
             )
         } else {
-            rows = try Row.fetchAll(db, sql: "SELECT merchant, sku, allocated, held, sold FROM warehouse_sku ORDER BY merchant, sku")
+            rows = try Row.fetchAll(cached: db, sql: "SELECT merchant, sku, allocated, held, sold FROM warehouse_sku ORDER BY merchant, sku")
         }
         return rows.map { SkuCounters(merchant: $0["merchant"], sku: $0["sku"], allocated: $0["allocated"], held: $0["held"], sold: $0["sold"]) }
     }
@@ -28,7 +29,7 @@ enum Store {
     /// Units of `sku` still counted as held although their reservation's window has passed.
     static func dueHeld(_ db: Database, merchant: String, sku: String, now: Int64) throws -> Int64 {
         try Int64.fetchOne(
-            db,
+            cached: db,
             sql: """
                 SELECT COALESCE(SUM(quantity), 0) FROM warehouse_reservation_line
                 WHERE merchant = ? AND sku = ? AND held = 1 AND expires_at_ms <= ?
@@ -41,7 +42,7 @@ enum Store {
     /// transaction that follows sees those units free.
     static func expireDue(_ db: Database, merchant: String, sku: String, now: Int64) throws {
         let due = try String.fetchAll(
-            db,
+            cached: db,
             sql: """
                 SELECT DISTINCT reservation_id FROM warehouse_reservation_line
                 WHERE merchant = ? AND sku = ? AND held = 1 AND expires_at_ms <= ?
@@ -69,12 +70,12 @@ enum Store {
         let id = reservation.id
         switch movement {
         case .none:
-            try db.execute(sql: "UPDATE warehouse_reservation SET expires_at_ms = ? WHERE id = ?", arguments: [expiresAt, id])
-            try db.execute(sql: "UPDATE warehouse_reservation_line SET expires_at_ms = ? WHERE reservation_id = ?", arguments: [expiresAt, id])
+            try db.executeCached(sql: "UPDATE warehouse_reservation SET expires_at_ms = ? WHERE id = ?", arguments: [expiresAt, id])
+            try db.executeCached(sql: "UPDATE warehouse_reservation_line SET expires_at_ms = ? WHERE reservation_id = ?", arguments: [expiresAt, id])
             return
         case .confirm:
             for line in reservation.lines {
-                try db.execute(
+                try db.executeCached(
                     sql: "UPDATE warehouse_sku SET held = held - ?, sold = sold + ? WHERE merchant = ? AND sku = ?",
                     arguments: [line.quantity, line.quantity, line.merchant, line.sku]
                 )
@@ -82,19 +83,19 @@ enum Store {
             }
         case .release, .expire:
             for line in reservation.lines {
-                try db.execute(
+                try db.executeCached(
                     sql: "UPDATE warehouse_sku SET held = held - ? WHERE merchant = ? AND sku = ?",
                     arguments: [line.quantity, line.merchant, line.sku]
                 )
                 try ledger(db, line.merchant, line.sku, movement.rawValue, line.quantity, id, "", now)
             }
         }
-        try db.execute(
+        try db.executeCached(
             sql: "UPDATE warehouse_reservation SET state = ?, closed_at_ms = ? WHERE id = ? AND state = 'HELD'",
             arguments: [state.rawValue, now, id]
         )
         guard db.changesCount == 1 else { throw DatabaseError(message: "reservation \(id) changed concurrently") }
-        try db.execute(sql: "UPDATE warehouse_reservation_line SET held = 0 WHERE reservation_id = ?", arguments: [id])
+        try db.executeCached(sql: "UPDATE warehouse_reservation_line SET held = 0 WHERE reservation_id = ?", arguments: [id])
     }
 
     static func ledger(
@@ -107,7 +108,7 @@ enum Store {
         _ reason: String,
         _ at: Int64
     ) throws {
-        try db.execute(
+        try db.executeCached(
             sql: """
                 INSERT INTO warehouse_ledger (merchant, sku, kind, quantity, reservation_id, reason, at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -118,7 +119,7 @@ enum Store {
 
     static func settings(_ db: Database, merchant: String, defaults: WarehouseConfiguration) throws -> MerchantWarehouseSettings {
         if let row = try Row.fetchOne(
-            db,
+            cached: db,
             sql: "SELECT default_hold_seconds, max_units_per_sku FROM warehouse_settings WHERE merchant = ?",
             arguments: [merchant]
         ) {
@@ -134,12 +135,12 @@ enum Store {
     /// The reservation as stored (a lapsed one may still say HELD).
     static func storedReservation(_ db: Database, id: String) throws -> ReservationRecord? {
         guard let row = try Row.fetchOne(
-            db,
+            cached: db,
             sql: "SELECT owner, reference, state, created_at_ms, expires_at_ms, closed_at_ms FROM warehouse_reservation WHERE id = ?",
             arguments: [id]
         ) else { return nil }
         let lines = try Row.fetchAll(
-            db,
+            cached: db,
             sql: "SELECT merchant, sku, quantity FROM warehouse_reservation_line WHERE reservation_id = ? ORDER BY line",
             arguments: [id]
         ).map { ReservationLineRequest(merchant: $0["merchant"], sku: $0["sku"], quantity: $0["quantity"]) }

@@ -29,11 +29,17 @@ public actor Warehouse {
 
     // MARK: Allocation
 
+    /// Runs inside an operation's transaction just before it commits, with
+    /// its result: callers use it to commit their own record (an idempotent
+    /// outcome) atomically with the change.
+    public typealias CommitHook<Result> = @Sendable (Database, Result) throws -> Void
+
     /// Adds or removes units of `merchant`'s SKUs, all or none.
     public nonisolated func allocate(
         merchant: String,
         adjustments: [InventoryAdjustmentRequest],
-        caller: WarehouseCaller
+        caller: WarehouseCaller,
+        onCommit: CommitHook<[SkuCounters]>? = nil
     ) async throws -> [SkuCounters] {
         guard caller.is(.admin) || (caller.is(.merchant) && caller.principal == merchant) else {
             throw WarehouseError.notYourMerchant(field: "merchant")
@@ -61,7 +67,7 @@ public actor Warehouse {
             for (index, adjustment) in adjustments.enumerated() {
                 try Store.expireDue(db, merchant: merchant, sku: adjustment.sku, now: now)
                 if adjustment.delta > 0 {
-                    try db.execute(
+                    try db.executeCached(
                         sql: """
                             INSERT INTO warehouse_sku (merchant, sku, allocated) VALUES (?, ?, ?)
                             ON CONFLICT (merchant, sku) DO UPDATE SET allocated = allocated + excluded.allocated
@@ -71,7 +77,7 @@ public actor Warehouse {
                     try Store.ledger(db, merchant, adjustment.sku, "allocate", adjustment.delta, nil, adjustment.reason, now)
                 } else {
                     let remove = -adjustment.delta
-                    try db.execute(
+                    try db.executeCached(
                         sql: """
                             UPDATE warehouse_sku SET allocated = allocated - ?
                             WHERE merchant = ? AND sku = ? AND allocated - held - sold >= ?
@@ -92,7 +98,9 @@ public actor Warehouse {
                 touched.append(adjustment.sku)
             }
             var seen = Set<String>()
-            return try touched.filter { seen.insert($0).inserted }.compactMap { try Store.counters(db, merchant: merchant, sku: $0) }
+            let counters = try touched.filter { seen.insert($0).inserted }.compactMap { try Store.counters(db, merchant: merchant, sku: $0) }
+            try onCommit?(db, counters)
+            return counters
         }
     }
 
@@ -141,7 +149,8 @@ public actor Warehouse {
         owner: String,
         lines: [ReservationLineRequest],
         holdSeconds: UInt32,
-        reference: String
+        reference: String,
+        onCommit: CommitHook<ReservationRecord>? = nil
     ) async throws -> ReserveOutcome {
         guard !lines.isEmpty else { throw WarehouseError.invalid(field: "lines", description: "at least one line") }
         guard lines.count <= configuration.maxLines else {
@@ -197,7 +206,7 @@ public actor Warehouse {
                 for (index, line) in lines.enumerated() {
                     let key = "\(line.merchant)\u{0}\(line.sku)"
                     wanted[key, default: 0] += line.quantity
-                    try db.execute(
+                    try db.executeCached(
                         sql: """
                             UPDATE warehouse_sku SET held = held + ?
                             WHERE merchant = ? AND sku = ? AND allocated - held - sold >= ?
@@ -211,7 +220,7 @@ public actor Warehouse {
                     }
                 }
                 if !shortages.isEmpty { throw ShortageSignal(shortages: shortages) }
-                try db.execute(
+                try db.executeCached(
                     sql: """
                         INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms)
                         VALUES (?, ?, ?, 'HELD', ?, ?)
@@ -219,7 +228,7 @@ public actor Warehouse {
                     arguments: [id, owner, reference, now, expiresAt]
                 )
                 for (index, line) in lines.enumerated() {
-                    try db.execute(
+                    try db.executeCached(
                         sql: """
                             INSERT INTO warehouse_reservation_line (reservation_id, line, merchant, sku, quantity, expires_at_ms, held)
                             VALUES (?, ?, ?, ?, ?, ?, 1)
@@ -228,7 +237,7 @@ public actor Warehouse {
                     )
                     try Store.ledger(db, line.merchant, line.sku, "hold", line.quantity, id, "", now)
                 }
-                return ReservationRecord(
+                let record = ReservationRecord(
                     id: id,
                     owner: owner,
                     reference: reference,
@@ -238,6 +247,8 @@ public actor Warehouse {
                     expiresAtMilliseconds: expiresAt,
                     closedAtMilliseconds: 0
                 )
+                try onCommit?(db, record)
+                return record
             }
             return .reserved(record)
         } catch let signal as ShortageSignal {
@@ -246,12 +257,17 @@ public actor Warehouse {
     }
 
     /// Gives a held reservation a new window counted from now.
-    public nonisolated func extend(id: String, holdSeconds: UInt32, caller: WarehouseCaller) async throws -> ReservationRecord {
+    public nonisolated func extend(
+        id: String,
+        holdSeconds: UInt32,
+        caller: WarehouseCaller,
+        onCommit: CommitHook<ReservationRecord>? = nil
+    ) async throws -> ReservationRecord {
         guard holdSeconds <= configuration.maxHoldSeconds else {
             throw WarehouseError.invalid(field: "hold_seconds", description: "at most \(configuration.maxHoldSeconds) seconds")
         }
         let configuration = self.configuration
-        return try await change(id: id, caller: caller, mustOwn: true) { db, record, now in
+        return try await change(id: id, caller: caller, mustOwn: true, onCommit: onCommit) { db, record, now in
             var window = holdSeconds
             if window == 0 {
                 window = UInt32.max
@@ -264,13 +280,21 @@ public actor Warehouse {
     }
 
     /// Turns held units into sold ones (capture).
-    public nonisolated func confirm(id: String, caller: WarehouseCaller) async throws -> ReservationRecord {
-        try await change(id: id, caller: caller, mustOwn: true) { _, _, _ in .confirm }
+    public nonisolated func confirm(
+        id: String,
+        caller: WarehouseCaller,
+        onCommit: CommitHook<ReservationRecord>? = nil
+    ) async throws -> ReservationRecord {
+        try await change(id: id, caller: caller, mustOwn: true, onCommit: onCommit) { _, _, _ in .confirm }
     }
 
     /// Frees held units (failure, or the owner gave up).
-    public nonisolated func release(id: String, caller: WarehouseCaller) async throws -> ReservationRecord {
-        try await change(id: id, caller: caller, mustOwn: true) { _, _, _ in .release }
+    public nonisolated func release(
+        id: String,
+        caller: WarehouseCaller,
+        onCommit: CommitHook<ReservationRecord>? = nil
+    ) async throws -> ReservationRecord {
+        try await change(id: id, caller: caller, mustOwn: true, onCommit: onCommit) { _, _, _ in .release }
     }
 
     /// One reservation, if the caller may see it.
@@ -291,10 +315,10 @@ public actor Warehouse {
         return try await database.writer.read { db in
             let ids: [String]
             if caller.isPrivileged {
-                ids = try String.fetchAll(db, sql: "SELECT id FROM warehouse_reservation ORDER BY created_at_ms DESC LIMIT ?", arguments: [limit * 4])
+                ids = try String.fetchAll(cached: db, sql: "SELECT id FROM warehouse_reservation ORDER BY created_at_ms DESC LIMIT ?", arguments: [limit * 4])
             } else if caller.is(.merchant) && !caller.is(.agent) {
                 ids = try String.fetchAll(
-                    db,
+                    cached: db,
                     sql: """
                         SELECT DISTINCT r.id FROM warehouse_reservation_line l JOIN warehouse_reservation r ON r.id = l.reservation_id
                         WHERE l.merchant = ? ORDER BY r.created_at_ms DESC LIMIT ?
@@ -303,7 +327,7 @@ public actor Warehouse {
                 )
             } else {
                 ids = try String.fetchAll(
-                    db,
+                    cached: db,
                     sql: "SELECT id FROM warehouse_reservation WHERE owner = ? ORDER BY created_at_ms DESC LIMIT ?",
                     arguments: [caller.principal, limit * 4]
                 )
@@ -337,7 +361,7 @@ public actor Warehouse {
             var settings = try Store.settings(db, merchant: merchant, defaults: configuration)
             if defaultHoldSeconds > 0 { settings.defaultHoldSeconds = defaultHoldSeconds }
             if maxUnitsPerSKU > 0 { settings.maxUnitsPerSKU = maxUnitsPerSKU }
-            try db.execute(
+            try db.executeCached(
                 sql: """
                     INSERT INTO warehouse_settings (merchant, default_hold_seconds, max_units_per_sku) VALUES (?, ?, ?)
                     ON CONFLICT (merchant) DO UPDATE SET default_hold_seconds = excluded.default_hold_seconds,
@@ -358,7 +382,7 @@ public actor Warehouse {
         let now = clock.nowMilliseconds
         return try await database.batchedWriter.write { db in
             let due = try String.fetchAll(
-                db,
+                cached: db,
                 sql: "SELECT id FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
                 arguments: [now, limit]
             )
@@ -389,6 +413,7 @@ public actor Warehouse {
         id: String,
         caller: WarehouseCaller,
         mustOwn: Bool,
+        onCommit: CommitHook<ReservationRecord>?,
         event: @escaping @Sendable (Database, ReservationRecord, Int64) throws -> ReservationStateMachine.Event
     ) async throws -> ReservationRecord {
         let now = clock.nowMilliseconds
@@ -406,13 +431,17 @@ public actor Warehouse {
             )
             switch transition {
             case .unchanged:
-                return .success(try Store.reservation(db, id: id, now: now) ?? stored)
+                let record = try Store.reservation(db, id: id, now: now) ?? stored
+                try onCommit?(db, record)
+                return .success(record)
             case .refused(let error, let lapsed):
                 if lapsed { try Store.expire(db, reservationID: id) }
                 return .failure(error)
             case .move(let state, let expiresAt, let movement):
                 try Store.move(db, reservation: stored, to: state, expiresAt: expiresAt, movement: movement, now: now)
-                return .success(try Store.reservation(db, id: id, now: now) ?? stored)
+                let record = try Store.reservation(db, id: id, now: now) ?? stored
+                try onCommit?(db, record)
+                return .success(record)
             }
         }
         return try result.get()

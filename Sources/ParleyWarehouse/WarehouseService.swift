@@ -2,6 +2,7 @@ import ParleyPKI
 import ParleyProtos
 import ParleyServer
 import ParleyWire
+import SwiftProtobuf
 
 /// `parley.v1.Warehouse`: the warehouse's methods on the wire.
 public struct WarehouseService: RegistrableService {
@@ -31,11 +32,10 @@ public struct WarehouseService: RegistrableService {
             let counters = try await warehouse.allocate(
                 merchant: merchant,
                 adjustments: request.adjustments.map { InventoryAdjustmentRequest(sku: $0.sku, delta: $0.delta, reason: $0.reason) },
-                caller: caller
+                caller: caller,
+                onCommit: Self.recorder(context) { (counters: [SkuCounters]) in Self.allocated(counters) }
             )
-            var response = Parley_V1_AllocateInventoryResponse()
-            response.inventory = counters.map(Self.wire)
-            return response
+            return Self.allocated(counters)
         }
         router.registerUnary(Self.getAvailability, roles: [.agent, .merchant, .admin]) {
             (request: Parley_V1_GetAvailabilityRequest, _: CallContext) -> Parley_V1_GetAvailabilityResponse in
@@ -57,12 +57,13 @@ public struct WarehouseService: RegistrableService {
                 owner: context.peer.principal,
                 lines: request.lines.map { ReservationLineRequest(merchant: $0.merchant, sku: $0.sku, quantity: $0.quantity) },
                 holdSeconds: request.holdSeconds,
-                reference: request.reference
+                reference: request.reference,
+                onCommit: Self.recorder(context) { (record: ReservationRecord) in Self.reserved(record) }
             )
             var response = Parley_V1_ReserveInventoryResponse()
             switch outcome {
             case .reserved(let record):
-                response.reservation = Self.wire(record)
+                response = Self.reserved(record)
             case .shortage(let lines):
                 var shortage = Parley_V1_Shortage()
                 shortage.lines = lines.map { line in
@@ -80,15 +81,22 @@ public struct WarehouseService: RegistrableService {
         }
         router.registerUnary(Self.extendReservation, roles: [.agent], mutating: true) {
             (request: Parley_V1_ExtendReservationRequest, context: CallContext) -> Parley_V1_Reservation in
-            Self.wire(try await warehouse.extend(id: request.id, holdSeconds: request.holdSeconds, caller: Self.caller(context)))
+            Self.wire(
+                try await warehouse.extend(
+                    id: request.id,
+                    holdSeconds: request.holdSeconds,
+                    caller: Self.caller(context),
+                    onCommit: Self.recorder(context) { (record: ReservationRecord) in Self.wire(record) }
+                )
+            )
         }
         router.registerUnary(Self.confirmReservation, roles: [.agent], mutating: true) {
             (request: Parley_V1_ConfirmReservationRequest, context: CallContext) -> Parley_V1_Reservation in
-            Self.wire(try await warehouse.confirm(id: request.id, caller: Self.caller(context)))
+            Self.wire(try await warehouse.confirm(id: request.id, caller: Self.caller(context), onCommit: Self.recorder(context) { (record: ReservationRecord) in Self.wire(record) }))
         }
         router.registerUnary(Self.releaseReservation, roles: [.agent], mutating: true) {
             (request: Parley_V1_ReleaseReservationRequest, context: CallContext) -> Parley_V1_Reservation in
-            Self.wire(try await warehouse.release(id: request.id, caller: Self.caller(context)))
+            Self.wire(try await warehouse.release(id: request.id, caller: Self.caller(context), onCommit: Self.recorder(context) { (record: ReservationRecord) in Self.wire(record) }))
         }
         router.registerUnary(Self.getReservation, roles: [.agent, .merchant, .admin]) {
             (request: Parley_V1_GetReservationRequest, context: CallContext) -> Parley_V1_Reservation in
@@ -144,6 +152,28 @@ public struct WarehouseService: RegistrableService {
             response.maxUnitsPerSku = settings.maxUnitsPerSKU
             return response
         }
+    }
+
+    /// For a call with an idempotency key: commits the reply it will return
+    /// (`response` of the operation's result) in the operation's transaction.
+    static func recorder<Value, Response: SwiftProtobuf.Message>(
+        _ context: CallContext,
+        _ response: @escaping @Sendable (Value) -> Response
+    ) -> Warehouse.CommitHook<Value>? {
+        guard let outcome = context.idempotentOutcome else { return nil }
+        return { db, value in try outcome.record(db, response: response(value)) }
+    }
+
+    static func reserved(_ record: ReservationRecord) -> Parley_V1_ReserveInventoryResponse {
+        var response = Parley_V1_ReserveInventoryResponse()
+        response.reservation = wire(record)
+        return response
+    }
+
+    static func allocated(_ counters: [SkuCounters]) -> Parley_V1_AllocateInventoryResponse {
+        var response = Parley_V1_AllocateInventoryResponse()
+        response.inventory = counters.map(wire)
+        return response
     }
 
     static func caller(_ context: CallContext) -> WarehouseCaller {

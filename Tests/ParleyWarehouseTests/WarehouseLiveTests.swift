@@ -127,3 +127,44 @@ struct DemoDataTests {
         }
     }
 }
+
+@Suite("Warehouse idempotency")
+struct WarehouseIdempotencyTests {
+    @Test("a retried reservation returns the same reservation and holds the units once")
+    func retriedReservation() async throws {
+        try await withTestDaemon { daemon in
+            let merchant = try daemon.client("widgets", roles: [.merchant])
+            var allocation = Parley_V1_AllocateInventoryRequest()
+            var adjustment = Parley_V1_InventoryAdjustment()
+            adjustment.sku = "widget"
+            adjustment.delta = 10
+            allocation.adjustments = [adjustment]
+            _ = try await merchant.unary(WarehouseService.allocateInventory, allocation, as: Parley_V1_AllocateInventoryResponse.self, options: CallOptions(idempotencyKey: "stock-1"))
+            // The same allocation retried adds nothing.
+            let again = try await merchant.unary(WarehouseService.allocateInventory, allocation, as: Parley_V1_AllocateInventoryResponse.self, options: CallOptions(idempotencyKey: "stock-1"))
+            #expect(again.inventory.first?.allocated == 10)
+
+            let agent = try daemon.client("acme-travel", roles: [.agent])
+            var request = Parley_V1_ReserveInventoryRequest()
+            var line = Parley_V1_ReservationLine()
+            line.merchant = "widgets"
+            line.sku = "widget"
+            line.quantity = 4
+            request.lines = [line]
+            let first = try await agent.unary(WarehouseService.reserveInventory, request, as: Parley_V1_ReserveInventoryResponse.self, options: CallOptions(idempotencyKey: "order-7"))
+            let retry = try await agent.unary(WarehouseService.reserveInventory, request, as: Parley_V1_ReserveInventoryResponse.self, options: CallOptions(idempotencyKey: "order-7"))
+            #expect(first == retry)
+            var confirm = Parley_V1_ConfirmReservationRequest()
+            confirm.id = first.reservation.id
+            let confirmed = try await agent.unary(WarehouseService.confirmReservation, confirm, as: Parley_V1_Reservation.self, options: CallOptions(idempotencyKey: "confirm-7"))
+            let confirmedAgain = try await agent.unary(WarehouseService.confirmReservation, confirm, as: Parley_V1_Reservation.self, options: CallOptions(idempotencyKey: "confirm-7"))
+            #expect(confirmed == confirmedAgain)
+            #expect(confirmed.state == .confirmed)
+            let inventory = try await merchant.unary(WarehouseService.getInventory, Parley_V1_GetInventoryRequest(), as: Parley_V1_GetInventoryResponse.self)
+            #expect(inventory.inventory.first?.sold == 4)
+            #expect(inventory.inventory.first?.free == 6)
+            await merchant.close()
+            await agent.close()
+        }
+    }
+}

@@ -15,6 +15,9 @@ public struct CallContext: Sendable {
     public let deadline: ContinuousClock.Instant
     /// A logger carrying the call's method, principal and request id.
     public var logger: Logger
+    /// For a mutating call with an `idempotency-key`: where the method records
+    /// its outcome inside its own transaction (see ``IdempotentOutcome``).
+    public var idempotentOutcome: IdempotentOutcome?
 
     public init(
         callID: UInt32,

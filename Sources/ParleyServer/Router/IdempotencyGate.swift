@@ -45,7 +45,7 @@ final class IdempotencyGate: Sendable {
         context: CallContext,
         key: String,
         request: some SwiftProtobuf.Message,
-        body: @Sendable () async -> Result<Data, RPCError>
+        body: @Sendable (IdempotentOutcome) async -> Result<Data, RPCError>
     ) async -> Result<Data, RPCError> {
         let digest: Data
         do {
@@ -79,7 +79,16 @@ final class IdempotencyGate: Sendable {
         }
         if let waited { return waited }
 
-        let result = await runFirst(context: context, key: key, digest: digest, mismatch: mismatch, body: body)
+        let outcome = IdempotentOutcome(
+            principal: context.peer.principal,
+            method: context.method.path,
+            key: key,
+            digest: digest,
+            clock: clock
+        )
+        let result = await runFirst(context: context, key: key, digest: digest, mismatch: mismatch, outcome: outcome) {
+            await body(outcome)
+        }
         let waiters = inFlight.withLock { table in table.removeValue(forKey: scope)?.waiters ?? [] }
         for waiter in waiters { waiter.resume(returning: result) }
         return result
@@ -90,6 +99,7 @@ final class IdempotencyGate: Sendable {
         key: String,
         digest: Data,
         mismatch: RPCError,
+        outcome: IdempotentOutcome,
         body: @Sendable () async -> Result<Data, RPCError>
     ) async -> Result<Data, RPCError> {
         let principal = context.peer.principal
@@ -105,6 +115,8 @@ final class IdempotencyGate: Sendable {
         }
 
         let result = await body()
+        // The method committed its outcome with its change: nothing left to store.
+        if case .success = result, outcome.wasRecorded { return result }
         let code: RPCError.Code
         let payload: Data
         switch result {

@@ -44,7 +44,7 @@ public struct Router: Sendable {
                 sink.finish(.failure(RPCError(code: .invalidArgument, message: "request is not a \(Request.protoMessageName): \(error)")))
                 return
             }
-            let run: @Sendable () async -> Result<Data, RPCError> = {
+            let run: @Sendable (CallContext) async -> Result<Data, RPCError> = { context in
                 do {
                     let response = try await handler(request, context)
                     return .success(try response.serializedBytes())
@@ -53,9 +53,15 @@ public struct Router: Sendable {
                 }
             }
             if mutating, let key = context.idempotencyKey, let gate = environment.idempotency {
-                sink.finish(await gate.run(context: context, key: key, request: request, body: run))
+                sink.finish(
+                    await gate.run(context: context, key: key, request: request) { outcome in
+                        var context = context
+                        context.idempotentOutcome = outcome
+                        return await run(context)
+                    }
+                )
             } else {
-                sink.finish(await run())
+                sink.finish(await run(context))
             }
         }
         insert(MethodDescriptor(path: path, roles: roles, kind: .unary, isMutating: mutating, invoke: invoke))

@@ -1,0 +1,50 @@
+import Foundation
+public import GRDB
+import ParleyStore
+public import SwiftProtobuf
+import Synchronization
+
+/// The stored outcome of one idempotent call, recorded by the method itself
+/// inside the transaction that makes its change, so that the change and its
+/// replay record commit together (or not at all) and one commit serves both.
+///
+/// Found on ``CallContext/idempotentOutcome`` for mutating calls that carry an
+/// `idempotency-key`. A method that does not record it is still covered: the
+/// server then stores the outcome in a transaction of its own after the reply
+/// is ready, which leaves a window where a crash loses only the replay record.
+public final class IdempotentOutcome: Sendable {
+    let principal: String
+    let method: String
+    let key: String
+    let digest: Data
+    let clock: any WallClock
+    private let recorded = Atomic<Bool>(false)
+
+    init(principal: String, method: String, key: String, digest: Data, clock: any WallClock) {
+        self.principal = principal
+        self.method = method
+        self.key = key
+        self.digest = digest
+        self.clock = clock
+    }
+
+    /// Records `response` as this call's outcome inside `db`'s transaction.
+    /// The method must then return exactly this response.
+    public func record(_ db: Database, response: some SwiftProtobuf.Message) throws {
+        try IdempotencyStore.insert(
+            db,
+            principal: principal,
+            method: method,
+            key: key,
+            record: IdempotencyRecord(
+                requestDigest: digest,
+                code: 0,
+                payload: Data(response.serializedBytes() as [UInt8]),
+                createdAtMilliseconds: clock.nowMilliseconds
+            )
+        )
+        recorded.store(true, ordering: .releasing)
+    }
+
+    var wasRecorded: Bool { recorded.load(ordering: .acquiring) }
+}
