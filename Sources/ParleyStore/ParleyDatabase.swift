@@ -33,12 +33,20 @@ public final class ParleyDatabase: Sendable {
         public var maxBatchSize: Int
         /// How long a writer waits for a lock before SQLITE_BUSY.
         public var busyTimeout: Duration
+        /// SQLite's page cache per connection, in KiB.
+        public var cacheSizeKiB: Int
+        /// How much of the database file is read through a memory map
+        /// instead of read(2) calls; 0 turns it off.
+        public var mmapSizeBytes: Int
 
-        public init(maxBatchSize: Int, busyTimeout: Duration) {
+        public init(maxBatchSize: Int, busyTimeout: Duration, cacheSizeKiB: Int = 65_536, mmapSizeBytes: Int = 1 << 30) {
             self.maxBatchSize = maxBatchSize
             self.busyTimeout = busyTimeout
+            self.cacheSizeKiB = cacheSizeKiB
+            self.mmapSizeBytes = mmapSizeBytes
         }
 
+        /// Batches of up to 512 writes, a 64 MiB page cache, 1 GiB memory map.
         public static var defaults: Configuration {
             Configuration(maxBatchSize: 512, busyTimeout: .seconds(5))
         }
@@ -80,9 +88,14 @@ public final class ParleyDatabase: Sendable {
     private static func grdbConfiguration(_ configuration: Configuration) -> GRDB.Configuration {
         var config = GRDB.Configuration()
         config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds))
+        let cacheSize = configuration.cacheSizeKiB
+        let mmapSize = configuration.mmapSizeBytes
         config.prepareDatabase { db in
             // An acknowledged write is durable: fsync the WAL on every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The working set stays in memory rather than in read(2) calls.
+            try db.execute(sql: "PRAGMA cache_size = -\(cacheSize)")
+            try db.execute(sql: "PRAGMA mmap_size = \(mmapSize)")
         }
         return config
     }

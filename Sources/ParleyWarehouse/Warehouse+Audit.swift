@@ -40,7 +40,11 @@ extension Warehouse {
             var open: [String: Int64] = [:]
             for row in try Row.fetchAll(
                 db,
-                sql: "SELECT merchant, sku, SUM(quantity) AS units FROM warehouse_reservation_line WHERE held = 1 \(merchant == nil ? "" : "AND merchant = ?") GROUP BY merchant, sku",
+                sql: """
+                    SELECT l.merchant, l.sku, SUM(l.quantity) AS units
+                    FROM warehouse_reservation r JOIN warehouse_reservation_line l ON l.reservation_id = r.id
+                    WHERE r.state = 'HELD' \(merchant == nil ? "" : "AND l.merchant = ?") GROUP BY l.merchant, l.sku
+                    """,
                 arguments: arguments
             ) {
                 open["\(row["merchant"] as String)\u{0}\(row["sku"] as String)"] = row["units"]

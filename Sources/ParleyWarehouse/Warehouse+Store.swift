@@ -26,28 +26,28 @@ enum Store {
         return rows.map { SkuCounters(merchant: $0["merchant"], sku: $0["sku"], allocated: $0["allocated"], held: $0["held"], sold: $0["sold"]) }
     }
 
-    /// Units of `sku` still counted as held although their reservation's window has passed.
+    /// Units of `sku` still counted as held although their reservation's
+    /// window has passed (the sweeper keeps this list short).
     static func dueHeld(_ db: Database, merchant: String, sku: String, now: Int64) throws -> Int64 {
         try Int64.fetchOne(
             cached: db,
             sql: """
-                SELECT COALESCE(SUM(quantity), 0) FROM warehouse_reservation_line
-                WHERE merchant = ? AND sku = ? AND held = 1 AND expires_at_ms <= ?
+                SELECT COALESCE(SUM(l.quantity), 0)
+                FROM warehouse_reservation r JOIN warehouse_reservation_line l ON l.reservation_id = r.id
+                WHERE r.state = 'HELD' AND r.expires_at_ms <= ? AND l.merchant = ? AND l.sku = ?
                 """,
-            arguments: [merchant, sku, now]
+            arguments: [now, merchant, sku]
         ) ?? 0
     }
 
-    /// Writes down every lapsed reservation holding units of `sku`, so the
-    /// transaction that follows sees those units free.
-    static func expireDue(_ db: Database, merchant: String, sku: String, now: Int64) throws {
+    /// Writes down every lapsed reservation, so the transaction that follows
+    /// sees their units free. Runs first in every transaction that decides on
+    /// units; normally there is nothing due, as the sweeper keeps up.
+    static func expireDue(_ db: Database, now: Int64) throws {
         let due = try String.fetchAll(
             cached: db,
-            sql: """
-                SELECT DISTINCT reservation_id FROM warehouse_reservation_line
-                WHERE merchant = ? AND sku = ? AND held = 1 AND expires_at_ms <= ?
-                """,
-            arguments: [merchant, sku, now]
+            sql: "SELECT id FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms <= ?",
+            arguments: [now]
         )
         for id in due { try expire(db, reservationID: id) }
     }
@@ -71,7 +71,6 @@ enum Store {
         switch movement {
         case .none:
             try db.executeCached(sql: "UPDATE warehouse_reservation SET expires_at_ms = ? WHERE id = ?", arguments: [expiresAt, id])
-            try db.executeCached(sql: "UPDATE warehouse_reservation_line SET expires_at_ms = ? WHERE reservation_id = ?", arguments: [expiresAt, id])
             return
         case .confirm:
             for line in reservation.lines {
@@ -95,7 +94,6 @@ enum Store {
             arguments: [state.rawValue, now, id]
         )
         guard db.changesCount == 1 else { throw DatabaseError(message: "reservation \(id) changed concurrently") }
-        try db.executeCached(sql: "UPDATE warehouse_reservation_line SET held = 0 WHERE reservation_id = ?", arguments: [id])
     }
 
     static func ledger(
@@ -134,16 +132,19 @@ enum Store {
 
     /// The reservation as stored (a lapsed one may still say HELD).
     static func storedReservation(_ db: Database, id: String) throws -> ReservationRecord? {
-        guard let row = try Row.fetchOne(
+        // One query: every reservation has at least one line.
+        let rows = try Row.fetchAll(
             cached: db,
-            sql: "SELECT owner, reference, state, created_at_ms, expires_at_ms, closed_at_ms FROM warehouse_reservation WHERE id = ?",
+            sql: """
+                SELECT r.owner, r.reference, r.state, r.created_at_ms, r.expires_at_ms, r.closed_at_ms,
+                       l.merchant, l.sku, l.quantity
+                FROM warehouse_reservation r JOIN warehouse_reservation_line l ON l.reservation_id = r.id
+                WHERE r.id = ? ORDER BY l.line
+                """,
             arguments: [id]
-        ) else { return nil }
-        let lines = try Row.fetchAll(
-            cached: db,
-            sql: "SELECT merchant, sku, quantity FROM warehouse_reservation_line WHERE reservation_id = ? ORDER BY line",
-            arguments: [id]
-        ).map { ReservationLineRequest(merchant: $0["merchant"], sku: $0["sku"], quantity: $0["quantity"]) }
+        )
+        guard let row = rows.first else { return nil }
+        let lines = rows.map { ReservationLineRequest(merchant: $0["merchant"], sku: $0["sku"], quantity: $0["quantity"]) }
         return ReservationRecord(
             id: id,
             owner: row["owner"],

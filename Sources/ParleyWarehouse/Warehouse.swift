@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import ParleyStore
+import Synchronization
 
 /// The virtual warehouse (seed 002, FIG. 4): merchants allocate a share of
 /// their stock; checkouts hold units for a window; capture confirms, failure
@@ -19,6 +20,9 @@ public actor Warehouse {
     nonisolated let database: ParleyDatabase
     nonisolated let clock: any WallClock
     nonisolated let logger: Logger
+    /// Merchants' settings, read once and kept current by `updateSettings`
+    /// (the only writer), so a reservation does not query them.
+    nonisolated let settingsCache = Mutex<[String: MerchantWarehouseSettings]>([:])
 
     public init(database: ParleyDatabase, configuration: WarehouseConfiguration = .defaults, clock: any WallClock, logger: Logger) {
         self.database = database
@@ -64,8 +68,8 @@ public actor Warehouse {
         let now = clock.nowMilliseconds
         return try await database.batchedWriter.write { db in
             var touched: [String] = []
+            try Store.expireDue(db, now: now)
             for (index, adjustment) in adjustments.enumerated() {
-                try Store.expireDue(db, merchant: merchant, sku: adjustment.sku, now: now)
                 if adjustment.delta > 0 {
                     try db.executeCached(
                         sql: """
@@ -168,22 +172,15 @@ public actor Warehouse {
             }
         }
         let now = clock.nowMilliseconds
-        let configuration = self.configuration
-        let id = Identifiers.reservation()
+        let id = Identifiers.reservation(nowMilliseconds: now)
         do {
             let record = try await database.batchedWriter.write { db -> ReservationRecord in
                 // Settings, known SKUs and caps first: a bad line changes nothing.
                 var window = holdSeconds
                 var perSKU: [String: Int64] = [:]
-                var settingsCache: [String: MerchantWarehouseSettings] = [:]
                 for (index, line) in lines.enumerated() {
-                    let settings = try settingsCache[line.merchant]
-                        ?? Store.settings(db, merchant: line.merchant, defaults: configuration)
-                    settingsCache[line.merchant] = settings
+                    let settings = try self.settings(db, merchant: line.merchant)
                     if holdSeconds == 0 { window = window == 0 ? settings.defaultHoldSeconds : min(window, settings.defaultHoldSeconds) }
-                    guard try Store.counters(db, merchant: line.merchant, sku: line.sku) != nil else {
-                        throw WarehouseError.invalid(field: "lines[\(index)].sku", description: "unknown SKU '\(line.sku)' of merchant '\(line.merchant)'")
-                    }
                     let key = "\(line.merchant)\u{0}\(line.sku)"
                     perSKU[key, default: 0] += line.quantity
                     guard perSKU[key]! <= Int64(settings.maxUnitsPerSKU) else {
@@ -194,12 +191,17 @@ public actor Warehouse {
                     }
                 }
                 let expiresAt = now + Int64(window) * 1000
-                for line in lines { try Store.expireDue(db, merchant: line.merchant, sku: line.sku, now: now) }
-                // Free counts before this reservation, to report a shortage truthfully.
+                try Store.expireDue(db, now: now)
+                // Known SKUs, and their free counts before this reservation (to
+                // report a shortage truthfully): one read per distinct SKU.
                 var freeBefore: [String: Int64] = [:]
-                for line in lines {
+                for (index, line) in lines.enumerated() {
                     let key = "\(line.merchant)\u{0}\(line.sku)"
-                    if freeBefore[key] == nil { freeBefore[key] = try Store.counters(db, merchant: line.merchant, sku: line.sku)?.free ?? 0 }
+                    guard freeBefore[key] == nil else { continue }
+                    guard let counters = try Store.counters(db, merchant: line.merchant, sku: line.sku) else {
+                        throw WarehouseError.invalid(field: "lines[\(index)].sku", description: "unknown SKU '\(line.sku)' of merchant '\(line.merchant)'")
+                    }
+                    freeBefore[key] = counters.free
                 }
                 var shortages: [LineShortage] = []
                 var wanted: [String: Int64] = [:]
@@ -230,10 +232,10 @@ public actor Warehouse {
                 for (index, line) in lines.enumerated() {
                     try db.executeCached(
                         sql: """
-                            INSERT INTO warehouse_reservation_line (reservation_id, line, merchant, sku, quantity, expires_at_ms, held)
-                            VALUES (?, ?, ?, ?, ?, ?, 1)
+                            INSERT INTO warehouse_reservation_line (reservation_id, line, merchant, sku, quantity)
+                            VALUES (?, ?, ?, ?, ?)
                             """,
-                        arguments: [id, index, line.merchant, line.sku, line.quantity, expiresAt]
+                        arguments: [id, index, line.merchant, line.sku, line.quantity]
                     )
                     try Store.ledger(db, line.merchant, line.sku, "hold", line.quantity, id, "", now)
                 }
@@ -266,13 +268,12 @@ public actor Warehouse {
         guard holdSeconds <= configuration.maxHoldSeconds else {
             throw WarehouseError.invalid(field: "hold_seconds", description: "at most \(configuration.maxHoldSeconds) seconds")
         }
-        let configuration = self.configuration
         return try await change(id: id, caller: caller, mustOwn: true, onCommit: onCommit) { db, record, now in
             var window = holdSeconds
             if window == 0 {
                 window = UInt32.max
                 for line in record.lines {
-                    window = min(window, try Store.settings(db, merchant: line.merchant, defaults: configuration).defaultHoldSeconds)
+                    window = min(window, try self.settings(db, merchant: line.merchant).defaultHoldSeconds)
                 }
             }
             return .extend(newExpiresAtMilliseconds: now + Int64(window) * 1000)
@@ -357,7 +358,7 @@ public actor Warehouse {
             throw WarehouseError.invalid(field: "max_units_per_sku", description: "at most 1000000")
         }
         let configuration = self.configuration
-        return try await database.batchedWriter.write { db in
+        let updated = try await database.batchedWriter.write { db in
             var settings = try Store.settings(db, merchant: merchant, defaults: configuration)
             if defaultHoldSeconds > 0 { settings.defaultHoldSeconds = defaultHoldSeconds }
             if maxUnitsPerSKU > 0 { settings.maxUnitsPerSKU = maxUnitsPerSKU }
@@ -371,6 +372,16 @@ public actor Warehouse {
             )
             return settings
         }
+        settingsCache.withLock { $0[merchant] = updated }
+        return updated
+    }
+
+    /// A merchant's settings, from the cache or (once) from the database.
+    nonisolated func settings(_ db: Database, merchant: String) throws -> MerchantWarehouseSettings {
+        if let cached = settingsCache.withLock({ $0[merchant] }) { return cached }
+        let settings = try Store.settings(db, merchant: merchant, defaults: configuration)
+        settingsCache.withLock { $0[merchant] = settings }
+        return settings
     }
 
     // MARK: Expiry sweeper
@@ -431,15 +442,25 @@ public actor Warehouse {
             )
             switch transition {
             case .unchanged:
-                let record = try Store.reservation(db, id: id, now: now) ?? stored
+                var record = stored
+                let effective = ReservationStateMachine.effectiveState(stored.state, expiresAtMilliseconds: stored.expiresAtMilliseconds, now: now)
+                if effective != stored.state {
+                    record.state = effective
+                    record.closedAtMilliseconds = stored.expiresAtMilliseconds
+                }
                 try onCommit?(db, record)
                 return .success(record)
             case .refused(let error, let lapsed):
                 if lapsed { try Store.expire(db, reservationID: id) }
                 return .failure(error)
             case .move(let state, let expiresAt, let movement):
-                try Store.move(db, reservation: stored, to: state, expiresAt: expiresAt, movement: movement, now: now)
-                let record = try Store.reservation(db, id: id, now: now) ?? stored
+                // A lapsed reservation closes at its expiry, not at the moment it was noticed.
+                let closedAt = movement == .expire ? stored.expiresAtMilliseconds : now
+                try Store.move(db, reservation: stored, to: state, expiresAt: expiresAt, movement: movement, now: closedAt)
+                var record = stored
+                record.state = state
+                record.expiresAtMilliseconds = expiresAt
+                record.closedAtMilliseconds = state == .held ? 0 : closedAt
                 try onCommit?(db, record)
                 return .success(record)
             }
@@ -464,12 +485,23 @@ enum Validation {
 }
 
 enum Identifiers {
-    private static let alphabet = Array("abcdefghijkmnopqrstuvwxyz23456789")
+    /// In ascending byte order, so that the time prefix sorts as it counts.
+    private static let alphabet = Array("23456789abcdefghijkmnopqrstuvwxyz")
 
-    /// `rsv_` and 24 random characters (about 120 bits): unique and not guessable.
-    static func reservation() -> String {
+    /// `rsv_`, the creation time in milliseconds (10 characters, so ids sort
+    /// by age and new rows append to the end of the tables' B-trees instead
+    /// of touching pages all over them), then 16 random characters (80 bits):
+    /// unique and not guessable.
+    static func reservation(nowMilliseconds: Int64) -> String {
         var generator = SystemRandomNumberGenerator()
-        return "rsv_" + String((0..<24).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] })
+        var time = UInt64(max(0, nowMilliseconds))
+        var stamp: [Character] = []
+        for _ in 0..<10 {
+            stamp.append(alphabet[Int(time % UInt64(alphabet.count))])
+            time /= UInt64(alphabet.count)
+        }
+        let random = (0..<16).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] }
+        return "rsv_" + String(stamp.reversed()) + String(random)
     }
 }
 

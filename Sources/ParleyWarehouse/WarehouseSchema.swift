@@ -37,13 +37,11 @@ public enum WarehouseSchema {
                     merchant TEXT NOT NULL,
                     sku TEXT NOT NULL,
                     quantity INTEGER NOT NULL CHECK (quantity > 0),
-                    -- Copies of the reservation's expiry and whether its units
-                    -- are still held, so a SKU's due holds are one index range.
-                    expires_at_ms INTEGER NOT NULL,
-                    held INTEGER NOT NULL,
                     PRIMARY KEY (reservation_id, line)
                 ) WITHOUT ROWID;
-                CREATE INDEX warehouse_line_due ON warehouse_reservation_line(merchant, sku, expires_at_ms) WHERE held = 1;
+                -- Lines never change after insert. Due holds are found through
+                -- warehouse_reservation_due (append-ordered by expiry), not a
+                -- per-SKU index that every hold and settlement would rewrite.
                 CREATE INDEX warehouse_line_merchant ON warehouse_reservation_line(merchant, reservation_id);
 
                 CREATE TABLE warehouse_ledger (
@@ -56,7 +54,9 @@ public enum WarehouseSchema {
                     reason TEXT NOT NULL DEFAULT '',
                     at_ms INTEGER NOT NULL
                 );
-                CREATE INDEX warehouse_ledger_sku ON warehouse_ledger(merchant, sku);
+                -- No index on (merchant, sku): only the audit reads the ledger
+                -- by SKU and it scans it whole, while every movement would pay
+                -- for the index with a write to a random page.
 
                 CREATE TABLE warehouse_settings (
                     merchant TEXT PRIMARY KEY NOT NULL,
