@@ -22,8 +22,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     private var nextCallID: UInt32 = 1
     private var calls: [UInt32: (pending: Pending, deadline: NIODeadline)] = [:]
     private var outbound: ByteBuffer?
-    private var deadlineSweep: Scheduled<Void>?
-    private var deadlineSweepAt = NIODeadline.distantFuture
+    private var deadlineSweep = DeadlineSweep()
     private var pings: [UInt64: (start: NIODeadline, continuation: CheckedContinuation<Duration, any Error>)] = [:]
     private var nextNonce: UInt64 = 1
     private var flushScheduled = false
@@ -72,8 +71,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         ready.fail(error)
         let calls = self.calls
         self.calls.removeAll()
-        deadlineSweep?.cancel()
-        deadlineSweep = nil
+        deadlineSweep.cancel()
         for (_, call) in calls {
             switch call.pending {
             case .unary(let continuation): continuation.resume(throwing: error)
@@ -108,11 +106,7 @@ final class ClientConnectionHandler: ChannelInboundHandler {
         // A local guard in case the server never answers: the server's own deadline plus a margin.
         let deadline = NIODeadline.now() + TimeAmount(timeout + .milliseconds(500))
         calls[id] = (pending, deadline)
-        if deadline < deadlineSweepAt {
-            deadlineSweep?.cancel()
-            deadlineSweepAt = deadline
-            deadlineSweep = context.eventLoop.scheduleTask(deadline: deadline) { bound.value.sweepDeadlines() }
-        }
+        deadlineSweep.ensure(wakeBy: deadline, on: context.eventLoop) { bound.value.sweepDeadlines() }
         append { $0.writeCallFrame(callID: id, method: method, request: request, timeoutMilliseconds: milliseconds, metadata: metadata) }
         return id
     }
@@ -143,22 +137,15 @@ final class ClientConnectionHandler: ChannelInboundHandler {
     /// Fails calls the server has not answered well past their deadline,
     /// then sleeps until the next one.
     private func sweepDeadlines() {
-        deadlineSweep = nil
-        deadlineSweepAt = .distantFuture
-        let now = NIODeadline.now()
-        var next = NIODeadline.distantFuture
-        var expired: [UInt32] = []
-        for (id, call) in calls {
-            if call.deadline <= now { expired.append(id) } else if call.deadline < next { next = call.deadline }
-        }
+        deadlineSweep.fired()
+        let (expired, next) = DeadlineSweep.partition(calls.lazy.map { (key: $0.key, deadline: $0.value.deadline) }, now: .now())
         for id in expired {
             guard let call = calls.removeValue(forKey: id) else { continue }
             write(.cancel(id: id))
             resolve(call.pending, with: .failure(RPCError(code: .deadlineExceeded, message: "no reply from the server within the call's deadline")))
         }
-        if next != .distantFuture, let context, let bound {
-            deadlineSweepAt = next
-            deadlineSweep = context.eventLoop.scheduleTask(deadline: next) { bound.value.sweepDeadlines() }
+        if let next, let context, let bound {
+            deadlineSweep.ensure(wakeBy: next, on: context.eventLoop) { bound.value.sweepDeadlines() }
         }
     }
 

@@ -474,69 +474,60 @@ extension Parley.Warehouse {
             let reservation = try await call(
                 "ExtendReservation", request, as: Parley_V1_Reservation.self, connection, options: idempotency.callOptions
             )
-            try show(reservation, json: json)
+            try showReservation(reservation, json: json)
+        }
+    }
+
+    /// What every single-reservation command takes: where, which, how to print.
+    struct ReservationTarget: ParsableArguments {
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The reservation id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            if id.isEmpty { throw ValidationError("the reservation id is empty") }
+        }
+
+        func show(_ reservation: Parley_V1_Reservation) throws {
+            try showReservation(reservation, json: json)
         }
     }
 
     /// `parley warehouse confirm ID`.
     struct Confirm: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn a held reservation's units into sold ones (its owner).")
-        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var target: ReservationTarget
         @OptionGroup var idempotency: IdempotencyOptions
-        @Argument(help: "The reservation id.") var id: String
-        @Flag(help: "Print JSON.") var json = false
-
-        func validate() throws {
-            if id.isEmpty { throw ValidationError("the reservation id is empty") }
-        }
 
         func run() async throws {
             var request = Parley_V1_ConfirmReservationRequest()
-            request.id = id
-            let reservation = try await call(
-                "ConfirmReservation", request, as: Parley_V1_Reservation.self, connection, options: idempotency.callOptions
-            )
-            try show(reservation, json: json)
+            request.id = target.id
+            try await target.show(call("ConfirmReservation", request, as: Parley_V1_Reservation.self, target.connection, options: idempotency.callOptions))
         }
     }
 
     /// `parley warehouse release ID`.
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Free a held reservation's units (its owner).")
-        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var target: ReservationTarget
         @OptionGroup var idempotency: IdempotencyOptions
-        @Argument(help: "The reservation id.") var id: String
-        @Flag(help: "Print JSON.") var json = false
-
-        func validate() throws {
-            if id.isEmpty { throw ValidationError("the reservation id is empty") }
-        }
 
         func run() async throws {
             var request = Parley_V1_ReleaseReservationRequest()
-            request.id = id
-            let reservation = try await call(
-                "ReleaseReservation", request, as: Parley_V1_Reservation.self, connection, options: idempotency.callOptions
-            )
-            try show(reservation, json: json)
+            request.id = target.id
+            try await target.show(call("ReleaseReservation", request, as: Parley_V1_Reservation.self, target.connection, options: idempotency.callOptions))
         }
     }
 
     /// `parley warehouse get ID`.
     struct Get: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one reservation (its owner, a merchant it holds stock of, or admin).")
-        @OptionGroup var connection: ConnectionOptions
-        @Argument(help: "The reservation id.") var id: String
-        @Flag(help: "Print JSON.") var json = false
-
-        func validate() throws {
-            if id.isEmpty { throw ValidationError("the reservation id is empty") }
-        }
+        @OptionGroup var target: ReservationTarget
 
         func run() async throws {
             var request = Parley_V1_GetReservationRequest()
-            request.id = id
-            try show(try await call("GetReservation", request, as: Parley_V1_Reservation.self, connection), json: json)
+            request.id = target.id
+            try await target.show(call("GetReservation", request, as: Parley_V1_Reservation.self, target.connection))
         }
     }
 
@@ -946,7 +937,7 @@ private func expiry(of reservation: Parley_V1_Reservation, now: Int64) -> String
 }
 
 /// Prints a reservation as JSON or readably.
-private func show(_ reservation: Parley_V1_Reservation, json: Bool) throws {
+private func showReservation(_ reservation: Parley_V1_Reservation, json: Bool) throws {
     if json {
         try printJSON(Parley.Warehouse.JSON.Reservation(reservation))
     } else {

@@ -74,8 +74,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var lastActivity = NIODeadline.now()
 
     private var outbound: ByteBuffer?
-    private var deadlineSweep: Scheduled<Void>?
-    private var deadlineSweepAt = NIODeadline.distantFuture
+    private var deadlineSweep = DeadlineSweep()
     private var handshakeTimer: Scheduled<Void>?
     private var partialFrameTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
@@ -121,7 +120,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func tearDown() {
         guard let bound else { return }
         self.bound = nil
-        for timer in [handshakeTimer, partialFrameTimer, idleTimer, deadlineSweep] { timer?.cancel() }
+        for timer in [handshakeTimer, partialFrameTimer, idleTimer] { timer?.cancel() }
+        deadlineSweep.cancel()
         for call in state.finishAll() {
             call.stop(RPCError(code: .unavailable, message: "connection closed"))
             dependencies.metrics.callEnded()
@@ -271,7 +271,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             return
         }
         metrics.callStarted()
-        if active.deadline < deadlineSweepAt { scheduleDeadlineSweep(at: active.deadline) }
+        deadlineSweep.ensure(wakeBy: active.deadline, on: context.eventLoop) { bound.value.sweepDeadlines() }
 
         var callLogger = logger
         if callLogger.logLevel <= .debug {
@@ -303,32 +303,19 @@ final class ConnectionHandler: ChannelInboundHandler {
         ended(id: id, call: call, error: error)
     }
 
-    private func scheduleDeadlineSweep(at deadline: NIODeadline) {
-        guard let context, let bound else { return }
-        deadlineSweep?.cancel()
-        deadlineSweepAt = deadline
-        deadlineSweep = context.eventLoop.scheduleTask(deadline: deadline) {
-            bound.value.sweepDeadlines()
-        }
-    }
-
     /// Ends every call whose deadline has passed, then sleeps until the next one.
     private func sweepDeadlines() {
-        deadlineSweep = nil
-        deadlineSweepAt = .distantFuture
-        let now = NIODeadline.now()
-        var next = NIODeadline.distantFuture
-        var expired: [UInt32] = []
-        for (id, call) in state.calls {
-            if call.deadline <= now { expired.append(id) } else if call.deadline < next { next = call.deadline }
-        }
+        deadlineSweep.fired()
+        let (expired, next) = DeadlineSweep.partition(state.calls.lazy.map { (key: $0.key, deadline: $0.value.deadline) }, now: .now())
         for id in expired {
             guard let call = state.finish(id: id) else { continue }
             let error = RPCError(code: .deadlineExceeded, message: "deadline of \(call.timeout) exceeded")
             call.stop(error)
             ended(id: id, call: call, error: error)
         }
-        if next != .distantFuture { scheduleDeadlineSweep(at: next) }
+        if let next, let context, let bound {
+            deadlineSweep.ensure(wakeBy: next, on: context.eventLoop) { bound.value.sweepDeadlines() }
+        }
     }
 
     /// A response too large for one frame is never sent: the call fails instead.
