@@ -48,10 +48,12 @@ struct ConfigurationFile: Decodable {
     struct Warehouse: Decodable {
         var defaultHoldSeconds: UInt32?
         var maxHoldSeconds: UInt32?
+        var maxLifetimeSeconds: UInt32?
         var maxUnitsPerSKU: UInt32?
         var maxLines: Int?
         enum CodingKeys: String, CodingKey {
             case defaultHoldSeconds = "default_hold_seconds", maxHoldSeconds = "max_hold_seconds"
+            case maxLifetimeSeconds = "max_lifetime_seconds"
             case maxUnitsPerSKU = "max_units_per_sku", maxLines = "max_lines"
         }
     }
@@ -143,6 +145,7 @@ extension DaemonConfiguration {
         if let settings = file.warehouse {
             if let value = settings.defaultHoldSeconds { warehouse.defaultHoldSeconds = value }
             if let value = settings.maxHoldSeconds { warehouse.maxHoldSeconds = value }
+            if let value = settings.maxLifetimeSeconds { warehouse.maxLifetimeSeconds = value }
             if let value = settings.maxUnitsPerSKU { warehouse.defaultMaxUnitsPerSKU = value }
             if let value = settings.maxLines { warehouse.maxLines = value }
         }
@@ -163,7 +166,7 @@ extension DaemonConfiguration {
         "timeouts_ms": ["handshake", "partial_frame", "idle", "default_call", "max_call", "shutdown_grace"],
         "metrics": ["enabled", "host", "port"],
         "store": ["max_batch_size"],
-        "warehouse": ["default_hold_seconds", "max_hold_seconds", "max_units_per_sku", "max_lines"],
+        "warehouse": ["default_hold_seconds", "max_hold_seconds", "max_lifetime_seconds", "max_units_per_sku", "max_lines"],
     ]
 
     private static func rejectUnknownKeys(_ data: Data, path: String) throws {

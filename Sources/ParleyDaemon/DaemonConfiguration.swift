@@ -131,6 +131,8 @@ public struct DaemonConfiguration: Sendable {
         try require(warehouse.defaultHoldSeconds >= 1, "warehouse.default_hold_seconds must be at least 1")
         try require(warehouse.defaultHoldSeconds <= warehouse.maxHoldSeconds, "warehouse.default_hold_seconds must not exceed warehouse.max_hold_seconds")
         try require(warehouse.defaultMaxUnitsPerSKU >= 1, "warehouse.max_units_per_sku must be at least 1")
+        try require(warehouse.maxHoldSeconds <= warehouse.maxLifetimeSeconds, "warehouse.max_hold_seconds must not exceed warehouse.max_lifetime_seconds")
+        try require((1...10_000).contains(warehouse.maxLines), "warehouse.max_lines must be 1...10000")
     }
 }
 

@@ -268,6 +268,7 @@ public actor Warehouse {
         guard holdSeconds <= configuration.maxHoldSeconds else {
             throw WarehouseError.invalid(field: "hold_seconds", description: "at most \(configuration.maxHoldSeconds) seconds")
         }
+        let lifetime = configuration.maxLifetimeSeconds
         return try await change(id: id, caller: caller, mustOwn: true, onCommit: onCommit) { db, record, now in
             var window = holdSeconds
             if window == 0 {
@@ -276,7 +277,15 @@ public actor Warehouse {
                     window = min(window, try self.settings(db, merchant: line.merchant).defaultHoldSeconds)
                 }
             }
-            return .extend(newExpiresAtMilliseconds: now + Int64(window) * 1000)
+            let newExpiry = now + Int64(window) * 1000
+            let lastAllowed = record.createdAtMilliseconds + Int64(lifetime) * 1000
+            guard newExpiry <= lastAllowed else {
+                throw WarehouseError.invalid(
+                    field: "hold_seconds",
+                    description: "a reservation may be held at most \(lifetime) seconds in all; this one can be extended to \(lastAllowed) ms at the latest"
+                )
+            }
+            return .extend(newExpiresAtMilliseconds: newExpiry)
         }
     }
 

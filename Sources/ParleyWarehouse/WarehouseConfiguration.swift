@@ -5,6 +5,9 @@ public struct WarehouseConfiguration: Sendable, Hashable {
     public var defaultHoldSeconds: UInt32
     /// The longest window any reservation or extension may ask for.
     public var maxHoldSeconds: UInt32
+    /// How long a reservation may be held in all, extensions included, from
+    /// its creation: extending cannot keep stock out of reach forever.
+    public var maxLifetimeSeconds: UInt32
     /// Most units of one SKU in one reservation, unless the merchant says otherwise (anti-hoarding).
     public var defaultMaxUnitsPerSKU: UInt32
     /// Most lines in one reservation.
@@ -18,6 +21,7 @@ public struct WarehouseConfiguration: Sendable, Hashable {
     public init(
         defaultHoldSeconds: UInt32,
         maxHoldSeconds: UInt32,
+        maxLifetimeSeconds: UInt32 = 14_400,
         defaultMaxUnitsPerSKU: UInt32,
         maxLines: Int,
         maxAdjustments: Int,
@@ -25,13 +29,15 @@ public struct WarehouseConfiguration: Sendable, Hashable {
     ) {
         self.defaultHoldSeconds = defaultHoldSeconds
         self.maxHoldSeconds = maxHoldSeconds
+        self.maxLifetimeSeconds = maxLifetimeSeconds
         self.defaultMaxUnitsPerSKU = defaultMaxUnitsPerSKU
         self.maxLines = maxLines
         self.maxAdjustments = maxAdjustments
         self.sweepInterval = sweepInterval
     }
 
-    /// 30-minute windows, at most 2 hours, 100 units of a SKU per reservation.
+    /// 30-minute windows, at most 2 hours each and 4 hours in all, 100 units
+    /// of a SKU per reservation.
     public static var defaults: WarehouseConfiguration {
         WarehouseConfiguration(
             defaultHoldSeconds: 1800,

@@ -63,6 +63,24 @@ struct WarehouseTests {
         #expect(audit.held == 0)
     }
 
+    @Test("extensions cannot hold stock past the reservation's lifetime")
+    func lifetime() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 10)
+        let record = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 7200, reference: ""))
+        clock.advance(by: .seconds(7000))
+        let extended = try await warehouse.extend(id: record.id, holdSeconds: 7200, caller: agent)  // ends at 14,200 s of 14,400
+        #expect(extended.expiresAtMilliseconds == record.createdAtMilliseconds + 14_200_000)
+        clock.advance(by: .seconds(7000))
+        do {
+            _ = try await warehouse.extend(id: record.id, holdSeconds: 7200, caller: agent)
+            Issue.record("extending past the lifetime must be refused")
+        } catch let error as WarehouseError {
+            #expect(error.rpcError.violations.map(\.field) == ["hold_seconds"])
+        }
+        #expect(try await warehouse.extend(id: record.id, holdSeconds: 400, caller: agent).expiresAtMilliseconds == record.createdAtMilliseconds + 14_400_000)
+    }
+
     @Test("confirm sells, release frees; repeats are harmless; other agents see nothing")
     func lifecycle() async throws {
         let warehouse = try makeWarehouse()
