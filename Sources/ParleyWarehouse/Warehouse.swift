@@ -322,34 +322,39 @@ public actor Warehouse {
     public nonisolated func reservations(caller: WarehouseCaller, state: ReservationState?, limit: Int) async throws -> [ReservationRecord] {
         let limit = min(max(limit, 1), 1000)
         let now = clock.nowMilliseconds
+        // The state as of now: a lapsed HELD reservation counts as EXPIRED.
+        let stateFilter: String
+        var arguments: StatementArguments = []
+        switch state {
+        case nil:
+            stateFilter = ""
+        case .held?:
+            stateFilter = "AND r.state = 'HELD' AND r.expires_at_ms > ?"
+            arguments += [now]
+        case .expired?:
+            stateFilter = "AND (r.state = 'EXPIRED' OR (r.state = 'HELD' AND r.expires_at_ms <= ?))"
+            arguments += [now]
+        case let other?:
+            stateFilter = "AND r.state = ?"
+            arguments += [other.rawValue]
+        }
+        let scope: String
+        var scopeArguments: StatementArguments = []
+        if caller.isPrivileged {
+            scope = "1 = 1"
+        } else if caller.is(.merchant) && !caller.is(.agent) {
+            scope = "EXISTS (SELECT 1 FROM warehouse_reservation_line l WHERE l.reservation_id = r.id AND l.merchant = ?)"
+            scopeArguments = [caller.principal]
+        } else {
+            scope = "r.owner = ?"
+            scopeArguments = [caller.principal]
+        }
+        let sql = "SELECT r.id FROM warehouse_reservation r WHERE \(scope) \(stateFilter) ORDER BY r.created_at_ms DESC LIMIT ?"
+        let all = scopeArguments + arguments + [limit]
         return try await database.writer.read { db in
-            let ids: [String]
-            if caller.isPrivileged {
-                ids = try String.fetchAll(cached: db, sql: "SELECT id FROM warehouse_reservation ORDER BY created_at_ms DESC LIMIT ?", arguments: [limit * 4])
-            } else if caller.is(.merchant) && !caller.is(.agent) {
-                ids = try String.fetchAll(
-                    cached: db,
-                    sql: """
-                        SELECT DISTINCT r.id FROM warehouse_reservation_line l JOIN warehouse_reservation r ON r.id = l.reservation_id
-                        WHERE l.merchant = ? ORDER BY r.created_at_ms DESC LIMIT ?
-                        """,
-                    arguments: [caller.principal, limit * 4]
-                )
-            } else {
-                ids = try String.fetchAll(
-                    cached: db,
-                    sql: "SELECT id FROM warehouse_reservation WHERE owner = ? ORDER BY created_at_ms DESC LIMIT ?",
-                    arguments: [caller.principal, limit * 4]
-                )
+            try String.fetchAll(cached: db, sql: sql, arguments: all).compactMap { id in
+                try Store.reservation(db, id: id, now: now)
             }
-            var records: [ReservationRecord] = []
-            for id in ids {
-                guard let record = try Store.reservation(db, id: id, now: now), Access.maySee(record, caller) else { continue }
-                if let state, record.state != state { continue }
-                records.append(record)
-                if records.count == limit { break }
-            }
-            return records
         }
     }
 

@@ -186,6 +186,15 @@ struct WarehouseTests {
         clock.advance(by: .seconds(10))
         #expect(try await warehouse.sweepExpired() == 10)
         #expect(try await warehouse.reservations(caller: agent, state: .expired, limit: 100).count == 10)
+        // Lapsed but not yet swept still lists as expired, and a full page is full.
+        for _ in 0..<5 { _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 10, reference: "")) }
+        #expect(try await warehouse.reservations(caller: agent, state: .held, limit: 100).count == 5)
+        clock.advance(by: .seconds(10))
+        #expect(try await warehouse.reservations(caller: agent, state: .held, limit: 100).isEmpty)
+        #expect(try await warehouse.reservations(caller: agent, state: .expired, limit: 15).count == 15)
+        #expect(try await warehouse.reservations(caller: agent, state: .expired, limit: 3).count == 3)
+        #expect(try await warehouse.reservations(caller: merchant, state: nil, limit: 100).count == 15)
+        _ = try await warehouse.sweepExpired()
         let audit = try await warehouse.audit(caller: merchant)
         #expect(audit.balances, "\(audit.discrepancies)")
         #expect(audit.free == 50)
