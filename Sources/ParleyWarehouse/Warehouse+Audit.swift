@@ -2,6 +2,11 @@ import GRDB
 import ParleyStore
 
 extension Warehouse {
+    static func saturatingAdd(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
     /// Checks every SKU's counters against the ledger and the open holds:
     /// allocated, held and sold must each equal their ledger sums, held must
     /// equal the units of still-held reservation lines, and nothing may be
@@ -55,9 +60,10 @@ extension Warehouse {
                 let key = "\(counters.merchant)\u{0}\(counters.sku)"
                 seen.insert(key)
                 audit.skus += 1
-                audit.allocated += counters.allocated
-                audit.held += counters.held
-                audit.sold += counters.sold
+                // Totals saturate rather than trap (each SKU is far below the limit).
+                audit.allocated = Self.saturatingAdd(audit.allocated, counters.allocated)
+                audit.held = Self.saturatingAdd(audit.held, counters.held)
+                audit.sold = Self.saturatingAdd(audit.sold, counters.sold)
                 func problem(_ text: String) {
                     audit.discrepancies.append(.init(merchant: counters.merchant, sku: counters.sku, problem: text))
                 }

@@ -2,7 +2,6 @@ import Foundation
 import GRDB
 import Logging
 import ParleyStore
-import Synchronization
 
 /// The virtual warehouse (seed 002, FIG. 4): merchants allocate a share of
 /// their stock; checkouts hold units for a window; capture confirms, failure
@@ -20,9 +19,6 @@ public actor Warehouse {
     nonisolated let database: ParleyDatabase
     nonisolated let clock: any WallClock
     nonisolated let logger: Logger
-    /// Merchants' settings, read once and kept current by `updateSettings`
-    /// (the only writer), so a reservation does not query them.
-    nonisolated let settingsCache = Mutex<[String: MerchantWarehouseSettings]>([:])
 
     public init(database: ParleyDatabase, configuration: WarehouseConfiguration = .defaults, clock: any WallClock, logger: Logger) {
         self.database = database
@@ -32,6 +28,9 @@ public actor Warehouse {
     }
 
     // MARK: Allocation
+
+    /// The most units one SKU may have allocated, far from any overflow.
+    public static let maxAllocatedUnits: Int64 = 1_000_000_000_000
 
     /// Runs inside an operation's transaction just before it commits, with
     /// its result: callers use it to commit their own record (an idempotent
@@ -58,19 +57,28 @@ public actor Warehouse {
             guard adjustment.delta != 0 else {
                 throw WarehouseError.invalid(field: "adjustments[\(index)].delta", description: "must not be 0")
             }
-            guard abs(adjustment.delta) <= 1_000_000_000 else {
+            guard (-1_000_000_000...1_000_000_000).contains(adjustment.delta) else {
                 throw WarehouseError.invalid(field: "adjustments[\(index)].delta", description: "at most 1000000000 units at once")
             }
             guard adjustment.reason.count <= 256 else {
                 throw WarehouseError.invalid(field: "adjustments[\(index)].reason", description: "at most 256 characters")
             }
         }
-        let now = clock.nowMilliseconds
+        let clock = self.clock
         return try await database.batchedWriter.write { db in
+            // The clock is read in the transaction, not when the call was queued.
+            let now = clock.nowMilliseconds
             var touched: [String] = []
             try Store.expireDue(db, now: now)
             for (index, adjustment) in adjustments.enumerated() {
                 if adjustment.delta > 0 {
+                    let current = try Store.counters(db, merchant: merchant, sku: adjustment.sku)?.allocated ?? 0
+                    guard current <= Warehouse.maxAllocatedUnits - adjustment.delta else {
+                        throw WarehouseError.invalid(
+                            field: "adjustments[\(index)].delta",
+                            description: "a SKU may hold at most \(Warehouse.maxAllocatedUnits) allocated units"
+                        )
+                    }
                     try db.executeCached(
                         sql: """
                             INSERT INTO warehouse_sku (merchant, sku, allocated) VALUES (?, ?, ?)
@@ -130,8 +138,9 @@ public actor Warehouse {
         let now = clock.nowMilliseconds
         return try await database.writer.read { db in
             var rows: [SkuCounters]
-            if caller.is(.admin) && skus.isEmpty {
-                rows = try Store.allCounters(db, merchant: nil)
+            if caller.is(.admin) {
+                let wanted = Set(skus)
+                rows = try Store.allCounters(db, merchant: nil).filter { wanted.isEmpty || wanted.contains($0.sku) }
             } else if skus.isEmpty {
                 rows = try Store.allCounters(db, merchant: caller.principal)
             } else {
@@ -171,10 +180,11 @@ public actor Warehouse {
                 throw WarehouseError.invalid(field: "lines[\(index)].quantity", description: "must be positive")
             }
         }
-        let now = clock.nowMilliseconds
-        let id = Identifiers.reservation(nowMilliseconds: now)
+        let clock = self.clock
         do {
             let record = try await database.batchedWriter.write { db -> ReservationRecord in
+                let now = clock.nowMilliseconds
+                let id = Identifiers.reservation(nowMilliseconds: now)
                 // Settings, known SKUs and caps first: a bad line changes nothing.
                 var window = holdSeconds
                 var perSKU: [String: Int64] = [:]
@@ -278,8 +288,10 @@ public actor Warehouse {
                 }
             }
             let newExpiry = now + Int64(window) * 1000
+            // A reservation that is no longer held is refused by the state machine, not here.
+            let current = ReservationStateMachine.effectiveState(record.state, expiresAtMilliseconds: record.expiresAtMilliseconds, now: now)
             let lastAllowed = record.createdAtMilliseconds + Int64(lifetime) * 1000
-            guard newExpiry <= lastAllowed else {
+            guard current != .held || newExpiry <= lastAllowed else {
                 throw WarehouseError.invalid(
                     field: "hold_seconds",
                     description: "a reservation may be held at most \(lifetime) seconds in all; this one can be extended to \(lastAllowed) ms at the latest"
@@ -314,7 +326,7 @@ public actor Warehouse {
             guard let record = try Store.reservation(db, id: id, now: now), Access.maySee(record, caller) else {
                 throw WarehouseError.reservationNotFound(id)
             }
-            return record
+            return Access.visible(record, to: caller)
         }
     }
 
@@ -353,7 +365,7 @@ public actor Warehouse {
         let all = scopeArguments + arguments + [limit]
         return try await database.writer.read { db in
             try String.fetchAll(cached: db, sql: sql, arguments: all).compactMap { id in
-                try Store.reservation(db, id: id, now: now)
+                try Store.reservation(db, id: id, now: now).map { Access.visible($0, to: caller) }
             }
         }
     }
@@ -386,16 +398,12 @@ public actor Warehouse {
             )
             return settings
         }
-        settingsCache.withLock { $0[merchant] = updated }
         return updated
     }
 
-    /// A merchant's settings, from the cache or (once) from the database.
+    /// A merchant's settings (one primary-key read through the statement cache).
     nonisolated func settings(_ db: Database, merchant: String) throws -> MerchantWarehouseSettings {
-        if let cached = settingsCache.withLock({ $0[merchant] }) { return cached }
-        let settings = try Store.settings(db, merchant: merchant, defaults: configuration)
-        settingsCache.withLock { $0[merchant] = settings }
-        return settings
+        try Store.settings(db, merchant: merchant, defaults: configuration)
     }
 
     // MARK: Expiry sweeper
@@ -404,8 +412,9 @@ public actor Warehouse {
     /// transaction). Returns how many.
     @discardableResult
     public nonisolated func sweepExpired(limit: Int = 500) async throws -> Int {
-        let now = clock.nowMilliseconds
+        let clock = self.clock
         return try await database.batchedWriter.write { db in
+            let now = clock.nowMilliseconds
             let due = try String.fetchAll(
                 cached: db,
                 sql: "SELECT id FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
@@ -441,8 +450,9 @@ public actor Warehouse {
         onCommit: CommitHook<ReservationRecord>?,
         event: @escaping @Sendable (Database, ReservationRecord, Int64) throws -> ReservationStateMachine.Event
     ) async throws -> ReservationRecord {
-        let now = clock.nowMilliseconds
+        let clock = self.clock
         let result = try await database.batchedWriter.write { db -> Result<ReservationRecord, WarehouseError> in
+            let now = clock.nowMilliseconds
             guard let stored = try Store.storedReservation(db, id: id),
                 Access.mayChange(stored, caller, mustOwn: mustOwn)
             else {
@@ -523,6 +533,15 @@ enum Access {
     static func maySee(_ record: ReservationRecord, _ caller: WarehouseCaller) -> Bool {
         if caller.isPrivileged || record.owner == caller.principal { return true }
         return caller.is(.merchant) && record.lines.contains { $0.merchant == caller.principal }
+    }
+
+    /// What a caller is shown: a merchant that is not the owner sees only
+    /// its own lines of a bundle, never other merchants' SKUs and quantities.
+    static func visible(_ record: ReservationRecord, to caller: WarehouseCaller) -> ReservationRecord {
+        guard !caller.isPrivileged, record.owner != caller.principal else { return record }
+        var filtered = record
+        filtered.lines = record.lines.filter { $0.merchant == caller.principal }
+        return filtered
     }
 
     static func mayChange(_ record: ReservationRecord, _ caller: WarehouseCaller, mustOwn: Bool) -> Bool {

@@ -166,6 +166,48 @@ struct WarehouseTests {
         #expect(try await free(warehouse) == 1000)
     }
 
+    @Test("extreme deltas are refused, never trap; a SKU's allocation has a ceiling")
+    func extremes() async throws {
+        let warehouse = try makeWarehouse()
+        for delta in [Int64.min, Int64.max, -1_000_000_001] {
+            do {
+                _ = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: "widget", delta: delta, reason: "")], caller: merchant)
+                Issue.record("delta \(delta) must be refused")
+            } catch let error as WarehouseError {
+                #expect(error.rpcError.violations.map(\.field) == ["adjustments[0].delta"])
+            }
+        }
+        let batch = (0..<1000).map { _ in InventoryAdjustmentRequest(sku: "widget", delta: 1_000_000_000, reason: "") }
+        _ = try await warehouse.allocate(merchant: "widgets", adjustments: batch, caller: merchant)  // 10^12: the ceiling
+        await #expect(throws: WarehouseError.self) {
+            _ = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: "widget", delta: 1, reason: "")], caller: merchant)
+        }
+        #expect(try await free(warehouse) == Warehouse.maxAllocatedUnits)
+    }
+
+    @Test("a merchant sees only its own lines of another agent's bundle; extending a settled reservation says so")
+    func bundlePrivacy() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 10)
+        let other = WarehouseCaller(principal: "gadgets", kinds: [.merchant])
+        _ = try await warehouse.allocate(merchant: "gadgets", adjustments: [.init(sku: "gizmo", delta: 5, reason: "")], caller: other)
+        let record = try reserved(
+            try await warehouse.reserve(
+                owner: "acme-travel",
+                lines: [line(1), ReservationLineRequest(merchant: "gadgets", sku: "gizmo", quantity: 2)],
+                holdSeconds: 60,
+                reference: "trip-9"
+            )
+        )
+        #expect(try await warehouse.reservation(id: record.id, caller: agent).lines.count == 2)
+        #expect(try await warehouse.reservation(id: record.id, caller: merchant).lines == [line(1)])
+        #expect(try await warehouse.reservations(caller: other, state: nil, limit: 10).first?.lines.map(\.merchant) == ["gadgets"])
+        _ = try await warehouse.confirm(id: record.id, caller: agent)
+        await #expect(throws: WarehouseError.notHeld(.confirmed)) {
+            _ = try await warehouse.extend(id: record.id, holdSeconds: 60, caller: agent)
+        }
+    }
+
     @Test("a merchant changes only its own stock")
     func otherMerchant() async throws {
         let warehouse = try makeWarehouse()
