@@ -133,6 +133,7 @@ public struct DaemonConfiguration: Sendable {
         try require(warehouse.defaultMaxUnitsPerSKU >= 1, "warehouse.max_units_per_sku must be at least 1")
         try require(warehouse.maxHoldSeconds <= warehouse.maxLifetimeSeconds, "warehouse.max_hold_seconds must not exceed warehouse.max_lifetime_seconds")
         try require((1...10_000).contains(warehouse.maxLines), "warehouse.max_lines must be 1...10000")
+        try require(warehouse.maxHeldReservationsPerAgent >= 1, "warehouse.max_held_reservations_per_agent must be at least 1")
     }
 }
 

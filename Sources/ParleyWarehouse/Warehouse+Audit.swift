@@ -74,6 +74,26 @@ extension Warehouse {
                 if (open[key] ?? 0) != counters.held { problem("held \(counters.held) but open reservation lines hold \(open[key] ?? 0)") }
                 if counters.free < 0 { problem("oversold: free is \(counters.free)") }
             }
+            if merchant == nil {
+                // Each agent's held count must match its HELD reservations.
+                let mismatched = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT o.owner, o.held, COALESCE(r.n, 0) AS actual FROM warehouse_owner o
+                        LEFT JOIN (SELECT owner, COUNT(*) AS n FROM warehouse_reservation WHERE state = 'HELD' GROUP BY owner) r
+                        ON r.owner = o.owner WHERE o.held != COALESCE(r.n, 0)
+                        UNION ALL
+                        SELECT r.owner, 0, COUNT(*) FROM warehouse_reservation r
+                        WHERE r.state = 'HELD' AND NOT EXISTS (SELECT 1 FROM warehouse_owner o WHERE o.owner = r.owner)
+                        GROUP BY r.owner
+                        """
+                )
+                for row in mismatched {
+                    audit.discrepancies.append(
+                        .init(merchant: "", sku: "", problem: "agent \(row["owner"] as String) counted \(row["held"] as Int64) held reservations but holds \(row["actual"] as Int64)")
+                    )
+                }
+            }
             for key in ledger.keys where !seen.contains(key) {
                 let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
                 audit.discrepancies.append(.init(merchant: String(parts[0]), sku: String(parts.count > 1 ? parts[1] : ""), problem: "ledger entries for a SKU with no counters"))

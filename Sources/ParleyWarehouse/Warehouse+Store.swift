@@ -94,6 +94,7 @@ enum Store {
             arguments: [state.rawValue, now, id]
         )
         guard db.changesCount == 1 else { throw DatabaseError(message: "reservation \(id) changed concurrently") }
+        try db.executeCached(sql: "UPDATE warehouse_owner SET held = held - 1 WHERE owner = ?", arguments: [reservation.owner])
     }
 
     static func ledger(

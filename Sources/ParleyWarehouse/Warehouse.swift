@@ -232,6 +232,15 @@ public actor Warehouse {
                     }
                 }
                 if !shortages.isEmpty { throw ShortageSignal(shortages: shortages) }
+                let cap = self.configuration.maxHeldReservationsPerAgent
+                try db.executeCached(
+                    sql: """
+                        INSERT INTO warehouse_owner (owner, held) VALUES (?, 1)
+                        ON CONFLICT (owner) DO UPDATE SET held = held + 1 WHERE held < ?
+                        """,
+                    arguments: [owner, cap]
+                )
+                guard db.changesCount == 1 else { throw WarehouseError.tooManyHeld(limit: cap) }
                 try db.executeCached(
                     sql: """
                         INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms)

@@ -12,6 +12,8 @@ public struct WarehouseConfiguration: Sendable, Hashable {
     public var defaultMaxUnitsPerSKU: UInt32
     /// Most lines in one reservation.
     public var maxLines: Int
+    /// Most reservations one agent may hold at once (anti-hoarding across reservations).
+    public var maxHeldReservationsPerAgent: Int
     /// Most adjustments in one AllocateInventory call.
     public var maxAdjustments: Int
     /// How often the sweeper writes down lapsed reservations. Expiry itself
@@ -24,6 +26,7 @@ public struct WarehouseConfiguration: Sendable, Hashable {
         maxLifetimeSeconds: UInt32 = 14_400,
         defaultMaxUnitsPerSKU: UInt32,
         maxLines: Int,
+        maxHeldReservationsPerAgent: Int = 1000,
         maxAdjustments: Int,
         sweepInterval: Duration
     ) {
@@ -32,12 +35,13 @@ public struct WarehouseConfiguration: Sendable, Hashable {
         self.maxLifetimeSeconds = maxLifetimeSeconds
         self.defaultMaxUnitsPerSKU = defaultMaxUnitsPerSKU
         self.maxLines = maxLines
+        self.maxHeldReservationsPerAgent = maxHeldReservationsPerAgent
         self.maxAdjustments = maxAdjustments
         self.sweepInterval = sweepInterval
     }
 
     /// 30-minute windows, at most 2 hours each and 4 hours in all, 100 units
-    /// of a SKU per reservation.
+    /// of a SKU per reservation, 1000 reservations held per agent.
     public static var defaults: WarehouseConfiguration {
         WarehouseConfiguration(
             defaultHoldSeconds: 1800,

@@ -14,6 +14,8 @@ public enum WarehouseError: Error, Sendable, Hashable, RPCErrorConvertible {
     case invalid(field: String, description: String)
     /// The caller may not act for that merchant.
     case notYourMerchant(field: String)
+    /// The agent already holds as many reservations as it may.
+    case tooManyHeld(limit: Int)
 
     public var rpcError: RPCError {
         switch self {
@@ -31,6 +33,11 @@ public enum WarehouseError: Error, Sendable, Hashable, RPCErrorConvertible {
             )
         case .invalid(let field, let description):
             .invalidArgument(field: field, description)
+        case .tooManyHeld(let limit):
+            RPCError(
+                code: .resourceExhausted,
+                message: "this agent already holds \(limit) reservations, the most it may: confirm, release or let some lapse first"
+            )
         case .notYourMerchant(let field):
             RPCError(
                 code: .permissionDenied,

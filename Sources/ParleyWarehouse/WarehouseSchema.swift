@@ -64,6 +64,18 @@ public enum WarehouseSchema {
                     max_units_per_sku INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 """)
-        }
+        },
+        // How many reservations each agent holds, kept with every hold and
+        // settlement so the per-agent cap is one row, not a count.
+        StoreMigration("warehouse.v2.owner_held") { db in
+            try db.execute(sql: """
+                CREATE TABLE warehouse_owner (
+                    owner TEXT PRIMARY KEY NOT NULL,
+                    held INTEGER NOT NULL CHECK (held >= 0)
+                ) WITHOUT ROWID;
+                INSERT INTO warehouse_owner (owner, held)
+                    SELECT owner, COUNT(*) FROM warehouse_reservation WHERE state = 'HELD' GROUP BY owner;
+                """)
+        },
     ]
 }

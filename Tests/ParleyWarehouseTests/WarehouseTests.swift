@@ -208,6 +208,34 @@ struct WarehouseTests {
         }
     }
 
+    @Test("an agent holds at most the configured number of reservations; settling or lapsing frees a slot")
+    func perAgentCap() async throws {
+        let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
+        var configuration = WarehouseConfiguration.defaults
+        configuration.maxHeldReservationsPerAgent = 3
+        let warehouse = Warehouse(database: database, configuration: configuration, clock: clock, logger: Logger(label: "test"))
+        try await stock(warehouse, 100)
+        var held: [ReservationRecord] = []
+        for _ in 0..<3 { held.append(try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 60, reference: ""))) }
+        do {
+            _ = try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 60, reference: "")
+            Issue.record("a fourth held reservation must be refused")
+        } catch let error as WarehouseError {
+            #expect(error == .tooManyHeld(limit: 3))
+            #expect(error.rpcError.code == .resourceExhausted)
+        }
+        #expect(try await free(warehouse) == 97)  // the refused one held nothing
+        // Another agent is not affected.
+        _ = try reserved(try await warehouse.reserve(owner: "other-agency", lines: [line(1)], holdSeconds: 60, reference: ""))
+        _ = try await warehouse.release(id: held[0].id, caller: agent)
+        held[0] = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 600, reference: ""))
+        clock.advance(by: .seconds(60))  // two of acme's lapse
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 60, reference: ""))
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 60, reference: ""))
+        let audit = try await warehouse.audit(caller: WarehouseCaller(principal: "ops", kinds: [.admin]))
+        #expect(audit.balances, "\(audit.discrepancies)")
+    }
+
     @Test("a merchant changes only its own stock")
     func otherMerchant() async throws {
         let warehouse = try makeWarehouse()
