@@ -25,6 +25,10 @@ public struct IdempotencyRecord: Sendable, Hashable {
 /// Where idempotent outcomes are kept, keyed by (principal, method, key).
 /// Keys are scoped to the calling principal so that one tenant's key can
 /// never reveal another's outcome.
+///
+/// Outcomes are appended to `idempotency_record` in commit order and found
+/// through the database's in-memory ``IdempotencyIndex``: a key never used
+/// before costs no read at all, and storing an outcome is one append.
 public struct IdempotencyStore: Sendable {
     public let database: ParleyDatabase
     /// How long outcomes are kept.
@@ -50,21 +54,62 @@ public struct IdempotencyStore: Sendable {
                 ) WITHOUT ROWID;
                 CREATE INDEX idempotency_outcome_created ON idempotency_outcome(created_at_ms);
                 """)
-        }
+        },
+        // Append-only: no B-tree keyed by random keys for every call to
+        // write into. The index lives in memory (IdempotencyIndex).
+        StoreMigration("store.v2.idempotency_append") { db in
+            try db.execute(sql: """
+                CREATE TABLE idempotency_record (
+                    id INTEGER PRIMARY KEY,
+                    principal TEXT NOT NULL,
+                    method TEXT NOT NULL,
+                    idempotency_key TEXT NOT NULL,
+                    request_digest BLOB NOT NULL,
+                    code INTEGER NOT NULL,
+                    payload BLOB NOT NULL,
+                    created_at_ms INTEGER NOT NULL
+                );
+                INSERT INTO idempotency_record
+                    (principal, method, idempotency_key, request_digest, code, payload, created_at_ms)
+                    SELECT principal, method, idempotency_key, request_digest, code, payload, created_at_ms
+                    FROM idempotency_outcome ORDER BY created_at_ms;
+                DROP TABLE idempotency_outcome;
+                """)
+        },
     ]
+
+    /// Rebuilds the in-memory index from the table (when the database opens).
+    static func loadIndex(_ db: Database, into index: IdempotencyIndex) throws {
+        let rows = try Row.fetchCursor(db, sql: "SELECT id, principal, method, idempotency_key, created_at_ms FROM idempotency_record ORDER BY id")
+        while let row = try rows.next() {
+            index.insert(
+                IdempotencyIndex.Scope(principal: row[1], method: row[2], key: row[3]),
+                rowID: row[0],
+                createdAtMilliseconds: row[4]
+            )
+        }
+    }
 
     /// The stored outcome, unless there is none or it is older than the retention.
     public func lookup(principal: String, method: String, key: String, nowMilliseconds: Int64) async throws -> IdempotencyRecord? {
         let oldest = nowMilliseconds - retentionMilliseconds
+        // Never used (the usual case): answered from memory.
+        guard let rowID = database.idempotencyIndex.rowID(for: .init(principal: principal, method: method, key: key)) else {
+            return nil
+        }
         return try await database.writer.read { db in
             guard let row = try Row.fetchOne(
                 cached: db,
                 sql: """
-                    SELECT request_digest, code, payload, created_at_ms FROM idempotency_outcome
-                    WHERE principal = ? AND method = ? AND idempotency_key = ? AND created_at_ms >= ?
+                    SELECT principal, method, idempotency_key, request_digest, code, payload, created_at_ms
+                    FROM idempotency_record WHERE id = ?
                     """,
-                arguments: [principal, method, key, oldest]
+                arguments: [rowID]
             ) else { return nil }
+            // The entry is a hint: the row must really be this call's.
+            guard row["principal"] == principal, row["method"] == method, row["idempotency_key"] == key,
+                row["created_at_ms"] >= oldest
+            else { return nil }
             return IdempotencyRecord(
                 requestDigest: row["request_digest"],
                 code: row["code"],
@@ -74,34 +119,53 @@ public struct IdempotencyStore: Sendable {
         }
     }
 
-    /// Stores an outcome (durably, through the batched writer). An expired
-    /// record under the same key is replaced.
+    /// Stores an outcome (durably, through the batched writer). A newer
+    /// record under the same key supersedes an expired one.
     public func store(principal: String, method: String, key: String, record: IdempotencyRecord) async throws {
         try await database.batchedWriter.write { db in
-            try Self.insert(db, principal: principal, method: method, key: key, record: record)
+            try self.insert(db, principal: principal, method: method, key: key, record: record)
         }
     }
 
     /// Stores an outcome inside a transaction the caller already holds, so a
     /// subsystem can commit its business write and the outcome atomically.
-    public static func insert(_ db: Database, principal: String, method: String, key: String, record: IdempotencyRecord) throws {
+    /// The in-memory index learns of it when that transaction commits.
+    public func insert(_ db: Database, principal: String, method: String, key: String, record: IdempotencyRecord) throws {
         try db.executeCached(
             sql: """
-                INSERT OR REPLACE INTO idempotency_outcome
+                INSERT INTO idempotency_record
                 (principal, method, idempotency_key, request_digest, code, payload, created_at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [principal, method, key, record.requestDigest, record.code, record.payload, record.createdAtMilliseconds]
         )
+        let index = database.idempotencyIndex
+        let rowID = db.lastInsertedRowID
+        let scope = IdempotencyIndex.Scope(principal: principal, method: method, key: key)
+        let createdAt = record.createdAtMilliseconds
+        db.afterNextTransaction { _ in index.insert(scope, rowID: rowID, createdAtMilliseconds: createdAt) }
     }
 
-    /// Deletes outcomes older than the retention. Returns how many went.
+    /// Deletes outcomes older than the retention, in chunks of `chunk` rows
+    /// per transaction so that other writes are not held up. Returns how many went.
     @discardableResult
-    public func purgeExpired(nowMilliseconds: Int64) async throws -> Int {
+    public func purgeExpired(nowMilliseconds: Int64, chunk: Int = 10_000) async throws -> Int {
         let oldest = nowMilliseconds - retentionMilliseconds
-        return try await database.batchedWriter.write { db in
-            try db.executeCached(sql: "DELETE FROM idempotency_outcome WHERE created_at_ms < ?", arguments: [oldest])
-            return db.changesCount
+        guard let highest = database.idempotencyIndex.expire(before: oldest) else { return 0 }
+        var purged = 0
+        while true {
+            let deleted = try await database.batchedWriter.write { db in
+                try db.executeCached(
+                    sql: """
+                        DELETE FROM idempotency_record WHERE id IN
+                        (SELECT id FROM idempotency_record WHERE id <= ? AND created_at_ms < ? ORDER BY id LIMIT ?)
+                        """,
+                    arguments: [highest, oldest, chunk]
+                )
+                return db.changesCount
+            }
+            purged += deleted
+            if deleted < chunk { return purged }
         }
     }
 

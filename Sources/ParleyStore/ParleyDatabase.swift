@@ -26,6 +26,8 @@ public final class ParleyDatabase: Sendable {
     public let writer: any DatabaseWriter
     /// Group commit for concurrent writes (DESIGN §4).
     public let batchedWriter: BatchedWriter
+    /// Where each stored idempotent outcome is (see ``IdempotencyStore``).
+    let idempotencyIndex: IdempotencyIndex
 
     /// Tunables of the store.
     public struct Configuration: Sendable {
@@ -55,9 +57,12 @@ public final class ParleyDatabase: Sendable {
     /// The store's own migrations (the idempotency table). Always applied first.
     public static let coreMigrations: [StoreMigration] = IdempotencyStore.migrations
 
-    init(writer: any DatabaseWriter, configuration: Configuration, onBatch: (@Sendable (Int) -> Void)?) {
+    init(writer: any DatabaseWriter, configuration: Configuration, onBatch: (@Sendable (Int) -> Void)?) throws {
         self.writer = writer
         self.batchedWriter = BatchedWriter(writer: writer, maxBatchSize: configuration.maxBatchSize, onBatch: onBatch)
+        let index = IdempotencyIndex()
+        try writer.read { db in try IdempotencyStore.loadIndex(db, into: index) }
+        self.idempotencyIndex = index
     }
 
     /// Opens (creating if needed) the database file at `path` and applies every
@@ -72,7 +77,7 @@ public final class ParleyDatabase: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let pool = try DatabasePool(path: path, configuration: grdbConfiguration(configuration))
         try migrate(pool, migrations: migrations)
-        return ParleyDatabase(writer: pool, configuration: configuration, onBatch: onBatch)
+        return try ParleyDatabase(writer: pool, configuration: configuration, onBatch: onBatch)
     }
 
     /// An in-memory database for tests (no durability).
@@ -82,7 +87,7 @@ public final class ParleyDatabase: Sendable {
     ) throws -> ParleyDatabase {
         let queue = try DatabaseQueue(configuration: grdbConfiguration(configuration))
         try migrate(queue, migrations: migrations)
-        return ParleyDatabase(writer: queue, configuration: configuration, onBatch: nil)
+        return try ParleyDatabase(writer: queue, configuration: configuration, onBatch: nil)
     }
 
     private static func grdbConfiguration(_ configuration: Configuration) -> GRDB.Configuration {

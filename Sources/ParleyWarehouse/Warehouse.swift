@@ -202,22 +202,13 @@ public actor Warehouse {
                 }
                 let expiresAt = now + Int64(window) * 1000
                 try Store.expireDue(db, now: now)
-                // Known SKUs, and their free counts before this reservation (to
-                // report a shortage truthfully): one read per distinct SKU.
-                var freeBefore: [String: Int64] = [:]
-                for (index, line) in lines.enumerated() {
-                    let key = "\(line.merchant)\u{0}\(line.sku)"
-                    guard freeBefore[key] == nil else { continue }
-                    guard let counters = try Store.counters(db, merchant: line.merchant, sku: line.sku) else {
-                        throw WarehouseError.invalid(field: "lines[\(index)].sku", description: "unknown SKU '\(line.sku)' of merchant '\(line.merchant)'")
-                    }
-                    freeBefore[key] = counters.free
-                }
+                // The conditional update is the decision; the counters are read
+                // only when it refuses (an unknown SKU, or a shortage reported
+                // with the free count before this reservation took any units).
                 var shortages: [LineShortage] = []
-                var wanted: [String: Int64] = [:]
+                var taken: [String: Int64] = [:]
                 for (index, line) in lines.enumerated() {
                     let key = "\(line.merchant)\u{0}\(line.sku)"
-                    wanted[key, default: 0] += line.quantity
                     try db.executeCached(
                         sql: """
                             UPDATE warehouse_sku SET held = held + ?
@@ -225,11 +216,16 @@ public actor Warehouse {
                             """,
                         arguments: [line.quantity, line.merchant, line.sku, line.quantity]
                     )
-                    if db.changesCount != 1 {
-                        shortages.append(
-                            LineShortage(line: index, merchant: line.merchant, sku: line.sku, requested: line.quantity, free: freeBefore[key] ?? 0)
-                        )
+                    if db.changesCount == 1 {
+                        taken[key, default: 0] += line.quantity
+                        continue
                     }
+                    guard let counters = try Store.counters(db, merchant: line.merchant, sku: line.sku) else {
+                        throw WarehouseError.invalid(field: "lines[\(index)].sku", description: "unknown SKU '\(line.sku)' of merchant '\(line.merchant)'")
+                    }
+                    shortages.append(
+                        LineShortage(line: index, merchant: line.merchant, sku: line.sku, requested: line.quantity, free: counters.free + taken[key, default: 0])
+                    )
                 }
                 if !shortages.isEmpty { throw ShortageSignal(shortages: shortages) }
                 let cap = self.configuration.maxHeldReservationsPerAgent

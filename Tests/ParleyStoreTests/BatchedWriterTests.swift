@@ -100,4 +100,65 @@ struct StoreTests {
             #expect(try await store.purgeExpired(nowMilliseconds: 1_000_000 + 3_601_000) == 1)
         }
     }
+
+    @Test("stored outcomes are found again after the database is reopened (the index is rebuilt)")
+    func idempotencyIndexRebuilt() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("test.sqlite").path
+        let record = IdempotencyRecord(requestDigest: Data([1]), code: 0, payload: Data([9]), createdAtMilliseconds: 5_000)
+        do {
+            let database = try ParleyDatabase.open(path: path, migrations: [])
+            let store = IdempotencyStore(database: database)
+            for index in 0..<50 {
+                try await store.store(principal: "acme", method: "/m", key: "k\(index)", record: record)
+            }
+            try await database.close()
+        }
+        let reopened = try ParleyDatabase.open(path: path, migrations: [])
+        let store = IdempotencyStore(database: reopened)
+        for index in 0..<50 {
+            #expect(try await store.lookup(principal: "acme", method: "/m", key: "k\(index)", nowMilliseconds: 6_000) == record)
+        }
+        #expect(try await store.lookup(principal: "acme", method: "/m", key: "k50", nowMilliseconds: 6_000) == nil)
+        try await reopened.close()
+    }
+
+    @Test("an outcome whose operation rolled back is not found, even when a later row reuses its row id")
+    func idempotencyRolledBack() async throws {
+        try await withDatabase { database, _ in
+            let store = IdempotencyStore(database: database)
+            let doomed = IdempotencyRecord(requestDigest: Data([1]), code: 0, payload: Data([1]), createdAtMilliseconds: 1_000)
+            let kept = IdempotencyRecord(requestDigest: Data([2]), code: 0, payload: Data([2]), createdAtMilliseconds: 1_000)
+            // One transaction, as in a batch: the first operation's savepoint
+            // rolls back after its insert, and the second reuses its row id.
+            try await database.writer.write { db in
+                try db.inSavepoint {
+                    try store.insert(db, principal: "acme", method: "/m", key: "doomed", record: doomed)
+                    return .rollback
+                }
+                try store.insert(db, principal: "acme", method: "/m", key: "kept", record: kept)
+            }
+            #expect(try await store.lookup(principal: "acme", method: "/m", key: "doomed", nowMilliseconds: 2_000) == nil)
+            #expect(try await store.lookup(principal: "acme", method: "/m", key: "kept", nowMilliseconds: 2_000) == kept)
+        }
+    }
+
+    @Test("purging deletes only expired outcomes, in chunks, and forgets them")
+    func idempotencyPurgeChunks() async throws {
+        try await withDatabase { database, _ in
+            let store = IdempotencyStore(database: database, retention: .seconds(60))
+            for index in 0..<25 {
+                let created: Int64 = index < 20 ? 1_000 : 100_000
+                let record = IdempotencyRecord(requestDigest: Data([1]), code: 0, payload: Data(), createdAtMilliseconds: created)
+                try await store.store(principal: "acme", method: "/m", key: "k\(index)", record: record)
+            }
+            #expect(try await store.purgeExpired(nowMilliseconds: 100_000, chunk: 7) == 20)
+            #expect(try await store.purgeExpired(nowMilliseconds: 100_000, chunk: 7) == 0)
+            let left = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM idempotency_record") }
+            #expect(left == 5)
+            #expect(try await store.lookup(principal: "acme", method: "/m", key: "k3", nowMilliseconds: 100_000) == nil)
+            #expect(try await store.lookup(principal: "acme", method: "/m", key: "k22", nowMilliseconds: 100_000) != nil)
+        }
+    }
 }

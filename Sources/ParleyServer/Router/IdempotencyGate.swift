@@ -84,7 +84,8 @@ final class IdempotencyGate: Sendable {
             method: context.method.path,
             key: key,
             digest: digest,
-            clock: clock
+            clock: clock,
+            store: store
         )
         let result = await runFirst(context: context, key: key, digest: digest, mismatch: mismatch, outcome: outcome) {
             await body(outcome)

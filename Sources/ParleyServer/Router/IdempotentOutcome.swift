@@ -18,9 +18,11 @@ public final class IdempotentOutcome: Sendable {
     let key: String
     let digest: Data
     let clock: any WallClock
+    let store: IdempotencyStore
     private let recorded = Atomic<Bool>(false)
 
-    init(principal: String, method: String, key: String, digest: Data, clock: any WallClock) {
+    init(principal: String, method: String, key: String, digest: Data, clock: any WallClock, store: IdempotencyStore) {
+        self.store = store
         self.principal = principal
         self.method = method
         self.key = key
@@ -31,7 +33,7 @@ public final class IdempotentOutcome: Sendable {
     /// Records `response` as this call's outcome inside `db`'s transaction.
     /// The method must then return exactly this response.
     public func record(_ db: Database, response: some SwiftProtobuf.Message) throws {
-        try IdempotencyStore.insert(
+        try store.insert(
             db,
             principal: principal,
             method: method,
