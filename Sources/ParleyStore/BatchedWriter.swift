@@ -91,6 +91,27 @@ public final class BatchedWriter: Sendable {
         }
     }
 
+    /// Runs one operation in its own savepoint: its error rolls back its
+    /// changes only. (GRDB's `inSavepoint` parses its SAVEPOINT statements on
+    /// every call; these are prepared once per connection.)
+    private static func inSavepoint(
+        _ db: Database,
+        _ operation: @Sendable (Database) throws -> any Sendable
+    ) throws -> Result<any Sendable, any Error> {
+        try db.cachedStatement(sql: "SAVEPOINT batch_operation").execute()
+        do {
+            let value = try operation(db)
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT batch_operation").execute()
+            return .success(value)
+        } catch {
+            // Failing to roll back leaves the transaction unusable: the whole
+            // batch fails (the error propagates), which is the safe outcome.
+            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT batch_operation").execute()
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT batch_operation").execute()
+            return .failure(error)
+        }
+    }
+
     private func commit(_ batch: [Pending]) async {
         onBatch?(batch.count)
         do {
@@ -99,16 +120,7 @@ public final class BatchedWriter: Sendable {
                 results.reserveCapacity(batch.count)
                 try db.inTransaction(.immediate) {
                     for pending in batch {
-                        var result: Result<any Sendable, any Error> = .failure(CancellationError())
-                        do {
-                            try db.inSavepoint {
-                                result = .success(try pending.operation(db))
-                                return .commit
-                            }
-                        } catch {
-                            result = .failure(error)
-                        }
-                        results.append(result)
+                        results.append(try Self.inSavepoint(db, pending.operation))
                     }
                     return .commit
                 }

@@ -25,6 +25,10 @@ final class IdempotencyIndex: Sendable {
         let high: UInt64
         let low: UInt64
 
+        init(_ key: IdempotencyKey) {
+            self = key.scope
+        }
+
         init(principal: String, method: String, key: String) {
             var hasher = SHA256()
             for part in [principal, method, key] {

@@ -22,6 +22,23 @@ public struct IdempotencyRecord: Sendable, Hashable {
     }
 }
 
+/// The scope of one idempotent outcome: (principal, method, key), with its
+/// index hash computed once, where the call arrives, rather than on the
+/// database's writer.
+public struct IdempotencyKey: Sendable, Hashable {
+    public let principal: String
+    public let method: String
+    public let key: String
+    let scope: IdempotencyIndex.Scope
+
+    public init(principal: String, method: String, key: String) {
+        self.principal = principal
+        self.method = method
+        self.key = key
+        self.scope = IdempotencyIndex.Scope(principal: principal, method: method, key: key)
+    }
+}
+
 /// Where idempotent outcomes are kept, keyed by (principal, method, key).
 /// Keys are scoped to the calling principal so that one tenant's key can
 /// never reveal another's outcome.
@@ -92,11 +109,15 @@ public struct IdempotencyStore: Sendable {
 
     /// The stored outcome, unless there is none or it is older than the retention.
     public func lookup(principal: String, method: String, key: String, nowMilliseconds: Int64) async throws -> IdempotencyRecord? {
+        try await lookup(IdempotencyKey(principal: principal, method: method, key: key), nowMilliseconds: nowMilliseconds)
+    }
+
+    /// The stored outcome, unless there is none or it is older than the retention.
+    public func lookup(_ scope: IdempotencyKey, nowMilliseconds: Int64) async throws -> IdempotencyRecord? {
         let oldest = nowMilliseconds - retentionMilliseconds
         // Never used (the usual case): answered from memory.
-        guard let rowID = database.idempotencyIndex.rowID(for: .init(principal: principal, method: method, key: key)) else {
-            return nil
-        }
+        guard let rowID = database.idempotencyIndex.rowID(for: scope.scope) else { return nil }
+        let (principal, method, key) = (scope.principal, scope.method, scope.key)
         return try await database.writer.read { db in
             guard let row = try Row.fetchOne(
                 cached: db,
@@ -122,8 +143,13 @@ public struct IdempotencyStore: Sendable {
     /// Stores an outcome (durably, through the batched writer). A newer
     /// record under the same key supersedes an expired one.
     public func store(principal: String, method: String, key: String, record: IdempotencyRecord) async throws {
+        try await store(IdempotencyKey(principal: principal, method: method, key: key), record: record)
+    }
+
+    /// Stores an outcome (durably, through the batched writer).
+    public func store(_ scope: IdempotencyKey, record: IdempotencyRecord) async throws {
         try await database.batchedWriter.write { db in
-            try self.insert(db, principal: principal, method: method, key: key, record: record)
+            try self.insert(db, scope, record: record)
         }
     }
 
@@ -131,6 +157,12 @@ public struct IdempotencyStore: Sendable {
     /// subsystem can commit its business write and the outcome atomically.
     /// The in-memory index learns of it when that transaction commits.
     public func insert(_ db: Database, principal: String, method: String, key: String, record: IdempotencyRecord) throws {
+        try insert(db, IdempotencyKey(principal: principal, method: method, key: key), record: record)
+    }
+
+    /// Stores an outcome inside a transaction the caller already holds.
+    public func insert(_ db: Database, _ scope: IdempotencyKey, record: IdempotencyRecord) throws {
+        let (principal, method, key) = (scope.principal, scope.method, scope.key)
         try db.executeCached(
             sql: """
                 INSERT INTO idempotency_record
@@ -141,9 +173,9 @@ public struct IdempotencyStore: Sendable {
         )
         let index = database.idempotencyIndex
         let rowID = db.lastInsertedRowID
-        let scope = IdempotencyIndex.Scope(principal: principal, method: method, key: key)
+        let hash = scope.scope
         let createdAt = record.createdAtMilliseconds
-        db.afterNextTransaction { _ in index.insert(scope, rowID: rowID, createdAtMilliseconds: createdAt) }
+        db.afterNextTransaction { _ in index.insert(hash, rowID: rowID, createdAtMilliseconds: createdAt) }
     }
 
     /// Deletes outcomes older than the retention, in chunks of `chunk` rows

@@ -145,16 +145,17 @@ enum Store {
             arguments: [id]
         )
         guard let row = rows.first else { return nil }
-        let lines = rows.map { ReservationLineRequest(merchant: $0["merchant"], sku: $0["sku"], quantity: $0["quantity"]) }
+        // Columns by position (the SELECT above): cheaper than by name on the writer.
+        let lines = rows.map { ReservationLineRequest(merchant: $0[6], sku: $0[7], quantity: $0[8]) }
         return ReservationRecord(
             id: id,
-            owner: row["owner"],
-            reference: row["reference"],
-            state: ReservationState(rawValue: row["state"]) ?? .held,
+            owner: row[0],
+            reference: row[1],
+            state: ReservationState(rawValue: row[2]) ?? .held,
             lines: lines,
-            createdAtMilliseconds: row["created_at_ms"],
-            expiresAtMilliseconds: row["expires_at_ms"],
-            closedAtMilliseconds: row["closed_at_ms"]
+            createdAtMilliseconds: row[3],
+            expiresAtMilliseconds: row[4],
+            closedAtMilliseconds: row[5]
         )
     }
 

@@ -181,10 +181,11 @@ public actor Warehouse {
             }
         }
         let clock = self.clock
+        let random = ReservationIDRandom.draw()
         do {
             let record = try await database.batchedWriter.write { db -> ReservationRecord in
                 let now = clock.nowMilliseconds
-                let id = Identifiers.reservation(nowMilliseconds: now)
+                let id = Identifiers.reservation(nowMilliseconds: now, random: random)
                 // Settings, known SKUs and caps first: a bad line changes nothing.
                 var window = holdSeconds
                 var perSKU: [String: Int64] = [:]
@@ -519,18 +520,38 @@ enum Identifiers {
 
     /// `rsv_`, the creation time in milliseconds (10 characters, so ids sort
     /// by age and new rows append to the end of the tables' B-trees instead
-    /// of touching pages all over them), then 16 random characters (80 bits):
-    /// unique and not guessable.
-    static func reservation(nowMilliseconds: Int64) -> String {
-        var generator = SystemRandomNumberGenerator()
+    /// of touching pages all over them), then 16 random characters (80 bits
+    /// from `random`): unique and not guessable.
+    static func reservation(nowMilliseconds: Int64, random: ReservationIDRandom) -> String {
+        var characters: [Character] = []
+        characters.reserveCapacity(26)
         var time = UInt64(max(0, nowMilliseconds))
-        var stamp: [Character] = []
         for _ in 0..<10 {
-            stamp.append(alphabet[Int(time % UInt64(alphabet.count))])
+            characters.append(alphabet[Int(time % UInt64(alphabet.count))])
             time /= UInt64(alphabet.count)
         }
-        let random = (0..<16).map { _ in alphabet[Int(generator.next(upperBound: UInt32(alphabet.count)))] }
-        return "rsv_" + String(stamp.reversed()) + String(random)
+        characters.reverse()
+        // 16 characters of 5 bits each (the alphabet has 33 symbols; the
+        // first 32 are used), from two 64-bit draws.
+        var bits = random.high
+        for index in 0..<16 {
+            if index == 8 { bits = random.low }
+            characters.append(alphabet[Int(bits & 31)])
+            bits >>= 5
+        }
+        return "rsv_" + String(characters)
+    }
+}
+
+/// The random part of a reservation id, drawn before the writer runs (a
+/// system random draw is a system call, and the writer is the bottleneck).
+struct ReservationIDRandom: Sendable {
+    let high: UInt64
+    let low: UInt64
+
+    static func draw() -> ReservationIDRandom {
+        var generator = SystemRandomNumberGenerator()
+        return ReservationIDRandom(high: generator.next(), low: generator.next())
     }
 }
 

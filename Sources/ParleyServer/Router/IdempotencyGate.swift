@@ -80,9 +80,7 @@ final class IdempotencyGate: Sendable {
         if let waited { return waited }
 
         let outcome = IdempotentOutcome(
-            principal: context.peer.principal,
-            method: context.method.path,
-            key: key,
+            scope: IdempotencyKey(principal: context.peer.principal, method: context.method.path, key: key),
             digest: digest,
             clock: clock,
             store: store
@@ -103,10 +101,9 @@ final class IdempotencyGate: Sendable {
         outcome: IdempotentOutcome,
         body: @Sendable () async -> Result<Data, RPCError>
     ) async -> Result<Data, RPCError> {
-        let principal = context.peer.principal
         let method = context.method.path
         do {
-            if let record = try await store.lookup(principal: principal, method: method, key: key, nowMilliseconds: clock.nowMilliseconds) {
+            if let record = try await store.lookup(outcome.scope, nowMilliseconds: clock.nowMilliseconds) {
                 guard record.requestDigest == digest else { return .failure(mismatch) }
                 return Self.outcome(of: record)
             }
@@ -131,9 +128,7 @@ final class IdempotencyGate: Sendable {
         guard Self.storedCodes.contains(code) else { return result }
         do {
             try await store.store(
-                principal: principal,
-                method: method,
-                key: key,
+                outcome.scope,
                 record: IdempotencyRecord(
                     requestDigest: digest,
                     code: code.rawValue,

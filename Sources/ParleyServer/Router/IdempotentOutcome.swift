@@ -13,21 +13,17 @@ import Synchronization
 /// server then stores the outcome in a transaction of its own after the reply
 /// is ready, which leaves a window where a crash loses only the replay record.
 public final class IdempotentOutcome: Sendable {
-    let principal: String
-    let method: String
-    let key: String
+    let scope: IdempotencyKey
     let digest: Data
     let clock: any WallClock
     let store: IdempotencyStore
     private let recorded = Atomic<Bool>(false)
 
-    init(principal: String, method: String, key: String, digest: Data, clock: any WallClock, store: IdempotencyStore) {
-        self.store = store
-        self.principal = principal
-        self.method = method
-        self.key = key
+    init(scope: IdempotencyKey, digest: Data, clock: any WallClock, store: IdempotencyStore) {
+        self.scope = scope
         self.digest = digest
         self.clock = clock
+        self.store = store
     }
 
     /// Records `response` as this call's outcome inside `db`'s transaction.
@@ -35,9 +31,7 @@ public final class IdempotentOutcome: Sendable {
     public func record(_ db: Database, response: some SwiftProtobuf.Message) throws {
         try store.insert(
             db,
-            principal: principal,
-            method: method,
-            key: key,
+            scope,
             record: IdempotencyRecord(
                 requestDigest: digest,
                 code: 0,
