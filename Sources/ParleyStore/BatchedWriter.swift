@@ -93,21 +93,22 @@ public final class BatchedWriter: Sendable {
 
     /// Runs one operation in its own savepoint: its error rolls back its
     /// changes only. (GRDB's `inSavepoint` parses its SAVEPOINT statements on
-    /// every call; these are prepared once per connection.)
+    /// every call; these are prepared once per connection and run directly,
+    /// see `Database+Direct.swift`.)
     private static func inSavepoint(
         _ db: Database,
         _ operation: @Sendable (Database) throws -> any Sendable
     ) throws -> Result<any Sendable, any Error> {
-        try db.cachedStatement(sql: "SAVEPOINT batch_operation").execute()
+        try db.executeDirect(sql: "SAVEPOINT batch_operation") { _ in }
         do {
             let value = try operation(db)
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT batch_operation").execute()
+            try db.executeDirect(sql: "RELEASE SAVEPOINT batch_operation") { _ in }
             return .success(value)
         } catch {
             // Failing to roll back leaves the transaction unusable: the whole
             // batch fails (the error propagates), which is the safe outcome.
-            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT batch_operation").execute()
-            try db.cachedStatement(sql: "RELEASE SAVEPOINT batch_operation").execute()
+            try db.executeDirect(sql: "ROLLBACK TO SAVEPOINT batch_operation") { _ in }
+            try db.executeDirect(sql: "RELEASE SAVEPOINT batch_operation") { _ in }
             return .failure(error)
         }
     }

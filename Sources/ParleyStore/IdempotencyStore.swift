@@ -162,15 +162,21 @@ public struct IdempotencyStore: Sendable {
 
     /// Stores an outcome inside a transaction the caller already holds.
     public func insert(_ db: Database, _ scope: IdempotencyKey, record: IdempotencyRecord) throws {
-        let (principal, method, key) = (scope.principal, scope.method, scope.key)
-        try db.executeCached(
+        try db.executeDirect(
             sql: """
                 INSERT INTO idempotency_record
                 (principal, method, idempotency_key, request_digest, code, payload, created_at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [principal, method, key, record.requestDigest, record.code, record.payload, record.createdAtMilliseconds]
-        )
+                """
+        ) { binder in
+            binder.bind(scope.principal)
+            binder.bind(scope.method)
+            binder.bind(scope.key)
+            binder.bind(record.requestDigest)
+            binder.bind(record.code)
+            binder.bind(record.payload)
+            binder.bind(record.createdAtMilliseconds)
+        }
         let index = database.idempotencyIndex
         let rowID = db.lastInsertedRowID
         let hash = scope.scope

@@ -4,12 +4,14 @@ import ParleyStore
 /// The warehouse's SQL, each function one step inside a caller's transaction.
 enum Store {
     static func counters(_ db: Database, merchant: String, sku: String) throws -> SkuCounters? {
-        guard let row = try Row.fetchOne(
-            cached: db,
+        try db.queryDirect(
             sql: "SELECT allocated, held, sold FROM warehouse_sku WHERE merchant = ? AND sku = ?",
-            arguments: [merchant, sku]
-        ) else { return nil }
-        return SkuCounters(merchant: merchant, sku: sku, allocated: row["allocated"], held: row["held"], sold: row["sold"])
+            { binder in
+                binder.bind(merchant)
+                binder.bind(sku)
+            },
+            row: { SkuCounters(merchant: merchant, sku: sku, allocated: $0.int64(0), held: $0.int64(1), sold: $0.int64(2)) }
+        ).first
     }
 
     static func allCounters(_ db: Database, merchant: String?) throws -> [SkuCounters] {
@@ -44,10 +46,10 @@ enum Store {
     /// sees their units free. Runs first in every transaction that decides on
     /// units; normally there is nothing due, as the sweeper keeps up.
     static func expireDue(_ db: Database, now: Int64) throws {
-        let due = try String.fetchAll(
-            cached: db,
+        let due = try db.queryDirect(
             sql: "SELECT id FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms <= ?",
-            arguments: [now]
+            { $0.bind(now) },
+            row: { $0.string(0) }
         )
         for id in due { try expire(db, reservationID: id) }
     }
@@ -70,31 +72,37 @@ enum Store {
         let id = reservation.id
         switch movement {
         case .none:
-            try db.executeCached(sql: "UPDATE warehouse_reservation SET expires_at_ms = ? WHERE id = ?", arguments: [expiresAt, id])
+            try db.executeDirect(sql: "UPDATE warehouse_reservation SET expires_at_ms = ? WHERE id = ?") { binder in
+                binder.bind(expiresAt)
+                binder.bind(id)
+            }
             return
         case .confirm:
             for line in reservation.lines {
-                try db.executeCached(
-                    sql: "UPDATE warehouse_sku SET held = held - ?, sold = sold + ? WHERE merchant = ? AND sku = ?",
-                    arguments: [line.quantity, line.quantity, line.merchant, line.sku]
-                )
+                try db.executeDirect(sql: "UPDATE warehouse_sku SET held = held - ?1, sold = sold + ?1 WHERE merchant = ?2 AND sku = ?3") { binder in
+                    binder.bind(line.quantity)
+                    binder.bind(line.merchant)
+                    binder.bind(line.sku)
+                }
                 try ledger(db, line.merchant, line.sku, "confirm", line.quantity, id, "", now)
             }
         case .release, .expire:
             for line in reservation.lines {
-                try db.executeCached(
-                    sql: "UPDATE warehouse_sku SET held = held - ? WHERE merchant = ? AND sku = ?",
-                    arguments: [line.quantity, line.merchant, line.sku]
-                )
+                try db.executeDirect(sql: "UPDATE warehouse_sku SET held = held - ? WHERE merchant = ? AND sku = ?") { binder in
+                    binder.bind(line.quantity)
+                    binder.bind(line.merchant)
+                    binder.bind(line.sku)
+                }
                 try ledger(db, line.merchant, line.sku, movement.rawValue, line.quantity, id, "", now)
             }
         }
-        try db.executeCached(
-            sql: "UPDATE warehouse_reservation SET state = ?, closed_at_ms = ? WHERE id = ? AND state = 'HELD'",
-            arguments: [state.rawValue, now, id]
-        )
-        guard db.changesCount == 1 else { throw DatabaseError(message: "reservation \(id) changed concurrently") }
-        try db.executeCached(sql: "UPDATE warehouse_owner SET held = held - 1 WHERE owner = ?", arguments: [reservation.owner])
+        let changed = try db.executeDirect(sql: "UPDATE warehouse_reservation SET state = ?, closed_at_ms = ? WHERE id = ? AND state = 'HELD'") { binder in
+            binder.bind(state.rawValue)
+            binder.bind(now)
+            binder.bind(id)
+        }
+        guard changed == 1 else { throw DatabaseError(message: "reservation \(id) changed concurrently") }
+        try db.executeDirect(sql: "UPDATE warehouse_owner SET held = held - 1 WHERE owner = ?") { $0.bind(reservation.owner) }
     }
 
     static func ledger(
@@ -107,23 +115,29 @@ enum Store {
         _ reason: String,
         _ at: Int64
     ) throws {
-        try db.executeCached(
+        try db.executeDirect(
             sql: """
                 INSERT INTO warehouse_ledger (merchant, sku, kind, quantity, reservation_id, reason, at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [merchant, sku, kind, quantity, reservation, reason, at]
-        )
+                """
+        ) { binder in
+            binder.bind(merchant)
+            binder.bind(sku)
+            binder.bind(kind)
+            binder.bind(quantity)
+            binder.bind(reservation)
+            binder.bind(reason)
+            binder.bind(at)
+        }
     }
 
     static func settings(_ db: Database, merchant: String, defaults: WarehouseConfiguration) throws -> MerchantWarehouseSettings {
-        if let row = try Row.fetchOne(
-            cached: db,
+        let stored = try db.queryDirect(
             sql: "SELECT default_hold_seconds, max_units_per_sku FROM warehouse_settings WHERE merchant = ?",
-            arguments: [merchant]
-        ) {
-            return MerchantWarehouseSettings(merchant: merchant, defaultHoldSeconds: row["default_hold_seconds"], maxUnitsPerSKU: row["max_units_per_sku"])
-        }
+            { $0.bind(merchant) },
+            row: { MerchantWarehouseSettings(merchant: merchant, defaultHoldSeconds: UInt32(clamping: $0.int64(0)), maxUnitsPerSKU: UInt32(clamping: $0.int64(1))) }
+        )
+        if let settings = stored.first { return settings }
         return MerchantWarehouseSettings(
             merchant: merchant,
             defaultHoldSeconds: defaults.defaultHoldSeconds,
@@ -134,28 +148,37 @@ enum Store {
     /// The reservation as stored (a lapsed one may still say HELD).
     static func storedReservation(_ db: Database, id: String) throws -> ReservationRecord? {
         // One query: every reservation has at least one line.
-        let rows = try Row.fetchAll(
-            cached: db,
+        struct Joined {
+            let owner: String, reference: String, state: String
+            let created: Int64, expires: Int64, closed: Int64
+            let line: ReservationLineRequest
+        }
+        let rows = try db.queryDirect(
             sql: """
                 SELECT r.owner, r.reference, r.state, r.created_at_ms, r.expires_at_ms, r.closed_at_ms,
                        l.merchant, l.sku, l.quantity
                 FROM warehouse_reservation r JOIN warehouse_reservation_line l ON l.reservation_id = r.id
                 WHERE r.id = ? ORDER BY l.line
                 """,
-            arguments: [id]
+            { $0.bind(id) },
+            row: { row in
+                Joined(
+                    owner: row.string(0), reference: row.string(1), state: row.string(2),
+                    created: row.int64(3), expires: row.int64(4), closed: row.int64(5),
+                    line: ReservationLineRequest(merchant: row.string(6), sku: row.string(7), quantity: row.int64(8))
+                )
+            }
         )
         guard let row = rows.first else { return nil }
-        // Columns by position (the SELECT above): cheaper than by name on the writer.
-        let lines = rows.map { ReservationLineRequest(merchant: $0[6], sku: $0[7], quantity: $0[8]) }
         return ReservationRecord(
             id: id,
-            owner: row[0],
-            reference: row[1],
-            state: ReservationState(rawValue: row[2]) ?? .held,
-            lines: lines,
-            createdAtMilliseconds: row[3],
-            expiresAtMilliseconds: row[4],
-            closedAtMilliseconds: row[5]
+            owner: row.owner,
+            reference: row.reference,
+            state: ReservationState(rawValue: row.state) ?? .held,
+            lines: rows.map(\.line),
+            createdAtMilliseconds: row.created,
+            expiresAtMilliseconds: row.expires,
+            closedAtMilliseconds: row.closed
         )
     }
 

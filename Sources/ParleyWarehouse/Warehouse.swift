@@ -207,52 +207,70 @@ public actor Warehouse {
                 // only when it refuses (an unknown SKU, or a shortage reported
                 // with the free count before this reservation took any units).
                 var shortages: [LineShortage] = []
-                var taken: [String: Int64] = [:]
+                var held = [Bool](repeating: false, count: lines.count)
                 for (index, line) in lines.enumerated() {
-                    let key = "\(line.merchant)\u{0}\(line.sku)"
-                    try db.executeCached(
+                    let changed = try db.executeDirect(
                         sql: """
-                            UPDATE warehouse_sku SET held = held + ?
-                            WHERE merchant = ? AND sku = ? AND allocated - held - sold >= ?
-                            """,
-                        arguments: [line.quantity, line.merchant, line.sku, line.quantity]
-                    )
-                    if db.changesCount == 1 {
-                        taken[key, default: 0] += line.quantity
+                            UPDATE warehouse_sku SET held = held + ?1
+                            WHERE merchant = ?2 AND sku = ?3 AND allocated - held - sold >= ?1
+                            """
+                    ) { binder in
+                        binder.bind(line.quantity)
+                        binder.bind(line.merchant)
+                        binder.bind(line.sku)
+                    }
+                    if changed == 1 {
+                        held[index] = true
                         continue
                     }
                     guard let counters = try Store.counters(db, merchant: line.merchant, sku: line.sku) else {
                         throw WarehouseError.invalid(field: "lines[\(index)].sku", description: "unknown SKU '\(line.sku)' of merchant '\(line.merchant)'")
                     }
+                    // Free before this reservation: add back what its earlier lines took.
+                    let taken = lines[..<index].indices
+                        .filter { held[$0] && lines[$0].merchant == line.merchant && lines[$0].sku == line.sku }
+                        .reduce(Int64(0)) { $0 + lines[$1].quantity }
                     shortages.append(
-                        LineShortage(line: index, merchant: line.merchant, sku: line.sku, requested: line.quantity, free: counters.free + taken[key, default: 0])
+                        LineShortage(line: index, merchant: line.merchant, sku: line.sku, requested: line.quantity, free: counters.free + taken)
                     )
                 }
                 if !shortages.isEmpty { throw ShortageSignal(shortages: shortages) }
                 let cap = self.configuration.maxHeldReservationsPerAgent
-                try db.executeCached(
+                let counted = try db.executeDirect(
                     sql: """
-                        INSERT INTO warehouse_owner (owner, held) VALUES (?, 1)
-                        ON CONFLICT (owner) DO UPDATE SET held = held + 1 WHERE held < ?
-                        """,
-                    arguments: [owner, cap]
-                )
-                guard db.changesCount == 1 else { throw WarehouseError.tooManyHeld(limit: cap) }
-                try db.executeCached(
+                        INSERT INTO warehouse_owner (owner, held) VALUES (?1, 1)
+                        ON CONFLICT (owner) DO UPDATE SET held = held + 1 WHERE held < ?2
+                        """
+                ) { binder in
+                    binder.bind(owner)
+                    binder.bind(cap)
+                }
+                guard counted == 1 else { throw WarehouseError.tooManyHeld(limit: cap) }
+                try db.executeDirect(
                     sql: """
                         INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms)
                         VALUES (?, ?, ?, 'HELD', ?, ?)
-                        """,
-                    arguments: [id, owner, reference, now, expiresAt]
-                )
+                        """
+                ) { binder in
+                    binder.bind(id)
+                    binder.bind(owner)
+                    binder.bind(reference)
+                    binder.bind(now)
+                    binder.bind(expiresAt)
+                }
                 for (index, line) in lines.enumerated() {
-                    try db.executeCached(
+                    try db.executeDirect(
                         sql: """
                             INSERT INTO warehouse_reservation_line (reservation_id, line, merchant, sku, quantity)
                             VALUES (?, ?, ?, ?, ?)
-                            """,
-                        arguments: [id, index, line.merchant, line.sku, line.quantity]
-                    )
+                            """
+                    ) { binder in
+                        binder.bind(id)
+                        binder.bind(index)
+                        binder.bind(line.merchant)
+                        binder.bind(line.sku)
+                        binder.bind(line.quantity)
+                    }
                     try Store.ledger(db, line.merchant, line.sku, "hold", line.quantity, id, "", now)
                 }
                 let record = ReservationRecord(
