@@ -124,7 +124,7 @@ public final class ParleyDatabase: Sendable {
 
     /// Closes the database; pending batched writes finish first.
     public func close() async throws {
-        await batchedWriter.drain()
+        await batchedWriter.stop()
         if let pool = writer as? DatabasePool {
             try pool.close()
         } else if let queue = writer as? DatabaseQueue {
