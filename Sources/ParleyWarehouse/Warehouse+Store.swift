@@ -1,6 +1,12 @@
 import GRDB
 import ParleyStore
 
+/// A merchant's SKU, as a dictionary key.
+struct SkuKey: Hashable {
+    let merchant: String
+    let sku: String
+}
+
 /// The warehouse's SQL, each function one step inside a caller's transaction.
 enum Store {
     static func counters(_ db: Database, merchant: String, sku: String) throws -> SkuCounters? {
@@ -28,18 +34,26 @@ enum Store {
         return rows.map { SkuCounters(merchant: $0["merchant"], sku: $0["sku"], allocated: $0["allocated"], held: $0["held"], sold: $0["sold"]) }
     }
 
-    /// Units of `sku` still counted as held although their reservation's
-    /// window has passed (the sweeper keeps this list short).
-    static func dueHeld(_ db: Database, merchant: String, sku: String, now: Int64) throws -> Int64 {
-        try Int64.fetchOne(
-            cached: db,
-            sql: """
-                SELECT COALESCE(SUM(l.quantity), 0)
-                FROM warehouse_reservation r JOIN warehouse_reservation_line l ON l.reservation_id = r.id
-                WHERE r.state = 'HELD' AND r.expires_at_ms <= ? AND l.merchant = ? AND l.sku = ?
-                """,
-            arguments: [now, merchant, sku]
-        ) ?? 0
+    /// Units still counted as held although their reservation's window has
+    /// passed, per SKU (the sweeper keeps this short). One query for a whole
+    /// availability call: the outer loop is the partial index of HELD
+    /// reservations by expiry (CROSS JOIN fixes the order), so the cost is
+    /// the number of lapsed reservations, never the number of lines.
+    static let dueHeldSQL = """
+        SELECT l.merchant, l.sku, l.quantity
+        FROM warehouse_reservation r CROSS JOIN warehouse_reservation_line l ON l.reservation_id = r.id
+        WHERE r.state = 'HELD' AND r.expires_at_ms <= ?
+        """
+
+    static func dueHeld(_ db: Database, now: Int64) throws -> [SkuKey: Int64] {
+        var lapsed: [SkuKey: Int64] = [:]
+        let rows = try db.queryDirect(
+            sql: dueHeldSQL,
+            { $0.bind(now) },
+            row: { (SkuKey(merchant: $0.string(0), sku: $0.string(1)), $0.int64(2)) }
+        )
+        for (key, quantity) in rows { lapsed[key, default: 0] += quantity }
+        return lapsed
     }
 
     /// Writes down every lapsed reservation, so the transaction that follows

@@ -123,12 +123,13 @@ public actor Warehouse {
         guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
         let now = clock.nowMilliseconds
         return try await database.writer.read { db in
-            try items.map { item in
+            let lapsed = try Store.dueHeld(db, now: now)
+            return try items.map { item in
                 guard let counters = try Store.counters(db, merchant: item.merchant, sku: item.sku) else {
                     return SkuAvailability(merchant: item.merchant, sku: item.sku, known: false, free: 0)
                 }
-                let lapsed = try Store.dueHeld(db, merchant: item.merchant, sku: item.sku, now: now)
-                return SkuAvailability(merchant: item.merchant, sku: item.sku, known: true, free: counters.free + lapsed)
+                let due = lapsed[SkuKey(merchant: item.merchant, sku: item.sku), default: 0]
+                return SkuAvailability(merchant: item.merchant, sku: item.sku, known: true, free: counters.free + due)
             }
         }
     }
@@ -147,9 +148,9 @@ public actor Warehouse {
                 rows = try skus.compactMap { try Store.counters(db, merchant: caller.principal, sku: $0) }
             }
             // Lapsed holds count as free even before the sweeper writes them down.
+            let lapsed = try Store.dueHeld(db, now: now)
             for index in rows.indices {
-                let lapsed = try Store.dueHeld(db, merchant: rows[index].merchant, sku: rows[index].sku, now: now)
-                rows[index].held -= lapsed
+                rows[index].held -= lapsed[SkuKey(merchant: rows[index].merchant, sku: rows[index].sku), default: 0]
             }
             return rows
         }

@@ -1,0 +1,21 @@
+import GRDB
+import ParleyStore
+@testable import ParleyWarehouse
+import Testing
+
+/// Query plans of the warehouse's reads that run per call. A plan that
+/// starts from the wrong table turns a cheap read into a scan of every
+/// reservation line (seen: GetAvailability for 1,000 SKUs after 50,000
+/// reservations took minutes).
+@Suite("Warehouse query plans")
+struct WarehouseQueryPlanTests {
+    @Test("lapsed holds are found from the partial index of HELD reservations by expiry, not from the lines")
+    func dueHeldStartsFromTheDueIndex() throws {
+        let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
+        let plan = try database.writer.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + Store.dueHeldSQL, arguments: [0]).map { $0["detail"] as String }
+        }
+        #expect(plan.first?.contains("warehouse_reservation_due") == true, "plan: \(plan)")
+        #expect(plan.dropFirst().allSatisfy { !$0.hasPrefix("SCAN") }, "plan: \(plan)")
+    }
+}
