@@ -43,8 +43,12 @@ public final class BatchedWriter: Sendable {
         self.writer = writer
         self.maxBatchSize = maxBatchSize
         self.onBatch = onBatch
-        let thread = Thread { [self] in self.run() }
-        thread.name = "parley-writer"
+        let thread = Thread { [self] in
+            // Named for `top -H` and profiles (Linux threads otherwise inherit
+            // the name of the thread that created them, often an event loop's).
+            Thread.current.name = "parley-writer"
+            self.run()
+        }
         thread.start()
     }
 
