@@ -104,6 +104,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Orders (seed 002): the order acceptance and capture controllers. Domain/ holds
+        // the pure rules (money, catalog, coupons, addresses, shipping, tax, payment, fraud).
+        .target(
+            name: "ParleyOrders",
+            dependencies: [
+                "ParleyServer", "ParleyStore", "ParleyWire", "ParleyProtos", "ParleyWarehouse",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Assembles a daemon from configuration: used by parleyd and by the test harness.
         .target(
             name: "ParleyDaemon",
@@ -194,6 +207,14 @@ let package = Package(
                 "ParleyServer", "ParleyPKI", "ParleyDaemon",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ParleyOrdersTests",
+            dependencies: [
+                "ParleyOrders",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,200 @@
+/// What the statistics hold for one key in one window.
+public struct WindowTotals: Sendable, Hashable {
+    /// Recorded requests.
+    public var orders: Int64
+    /// Units in them.
+    public var units: Int64
+    /// Money in them, in the currency asked about.
+    public var amountMinorUnits: Int64
+
+    /// Creates totals.
+    public init(orders: Int64 = 0, units: Int64 = 0, amountMinorUnits: Int64 = 0) {
+        self.orders = orders
+        self.units = units
+        self.amountMinorUnits = amountMinorUnits
+    }
+}
+
+/// Rolling transaction statistics (FIG. 3): for each key (buyer, card fingerprint,
+/// e-mail, IP address, postal code, item, item class), the recent requests with
+/// their time, outcome, units and amount, answering "how many orders, units or
+/// how much money in the last W milliseconds at time `now`".
+///
+/// A value type for use inside one actor; time is always passed in.
+///
+/// **Memory bound.** At most ``Limits/maximumKeys`` keys are tracked; recording a
+/// new key beyond that evicts the least recently *recorded* key (LRU; queries do
+/// not refresh recency). Each key keeps at most ``Limits/maximumEventsPerKey``
+/// events in a ring buffer that grows on demand (the oldest is dropped when full)
+/// and events older than ``Limits/retentionMilliseconds`` are dropped whenever
+/// the key is recorded, and by ``evictExpired(now:)`` for all keys. An event is
+/// 24 bytes, so the whole structure stays under about
+/// `maximumKeys × (maximumEventsPerKey × 24 B + ~200 B)`: with the defaults
+/// (65 536 keys × 32 events) about 64 MiB, and far less in practice.
+///
+/// **Exactness.** Counts are exact while a key has no more than
+/// `maximumEventsPerKey` events within the queried window and the window is not
+/// longer than the retention; ``FraudRule/validate(index:against:)`` refuses
+/// order-count rules that could exceed that. An evicted key starts again from zero.
+public struct FraudStatistics: Sendable {
+    /// The bounds of the structure.
+    public struct Limits: Sendable, Hashable {
+        /// The most keys tracked at once.
+        public var maximumKeys: Int
+        /// The most events kept per key.
+        public var maximumEventsPerKey: Int
+        /// How long events are kept, in milliseconds (the longest window a rule may use).
+        public var retentionMilliseconds: Int64
+
+        /// Creates limits.
+        public init(maximumKeys: Int, maximumEventsPerKey: Int, retentionMilliseconds: Int64) {
+            self.maximumKeys = max(maximumKeys, 1)
+            self.maximumEventsPerKey = max(maximumEventsPerKey, 1)
+            self.retentionMilliseconds = max(retentionMilliseconds, 1)
+        }
+
+        /// 65 536 keys, 32 events per key, 7 days.
+        public static var defaults: Limits {
+            Limits(maximumKeys: 65_536, maximumEventsPerKey: 32, retentionMilliseconds: 7 * 86_400_000)
+        }
+    }
+
+    private struct Slot: Sendable {
+        var key: FraudKey
+        var events: EventRing
+        var newer: Int
+        var older: Int
+    }
+
+    /// The bounds in force.
+    public let limits: Limits
+    private var slots: [Slot] = []
+    private var freeSlots: [Int] = []
+    private var slotByKey: [FraudKey: Int] = [:]
+    private var newest = -1
+    private var oldest = -1
+    private var currencies: [CurrencyCode] = []
+    private var currencyIndex: [CurrencyCode: UInt16] = [:]
+
+    /// Empty statistics with `limits`.
+    public init(limits: Limits = .defaults) {
+        self.limits = limits
+    }
+
+    /// How many keys are tracked.
+    public var trackedKeyCount: Int { slotByKey.count }
+
+    /// How many events are held in all (O(tracked keys)).
+    public var eventCount: Int { slotByKey.values.reduce(0) { $0 + slots[$1].events.count } }
+
+    /// Records one request for `key` at `at` (Unix milliseconds).
+    ///
+    /// - Parameters:
+    ///   - quantity: units (saturated to 2³²−1).
+    ///   - amount: money; queries only add amounts in the currency they ask for.
+    public mutating func record(key: FraudKey, outcome: FraudOutcome, quantity: Int64, amount: Money, at: Int64) {
+        let slot = touch(key)
+        let cutoff = at &- limits.retentionMilliseconds
+        while let first = slots[slot].events.first, first.timestamp <= cutoff { slots[slot].events.popFirst() }
+        let event = FraudEvent(
+            timestamp: at,
+            amountMinorUnits: amount.minorUnits,
+            quantity: UInt32(clamping: max(quantity, 0)),
+            currency: intern(amount.currency),
+            outcome: outcome.rawValue
+        )
+        slots[slot].events.push(event)
+    }
+
+    /// Records a whole request under every key of `subject` (see ``FraudSubject/contributions``).
+    public mutating func record(_ subject: FraudSubject, outcome: FraudOutcome, at: Int64) {
+        for contribution in subject.contributions {
+            record(key: contribution.key, outcome: outcome, quantity: contribution.units, amount: contribution.amount, at: at)
+        }
+    }
+
+    /// The totals for `key` over the events with `now - windowMilliseconds < t <= now`
+    /// whose outcome is in `outcomes`; amounts only in `currency` (zero if `nil`).
+    public func totals(for key: FraudKey, windowMilliseconds: Int64, now: Int64, outcomes: Set<FraudOutcome>, currency: CurrencyCode? = nil) -> WindowTotals {
+        guard let slot = slotByKey[key] else { return WindowTotals() }
+        let start = now &- windowMilliseconds
+        let wanted = outcomes.reduce(UInt8(0)) { $0 | 1 << $1.rawValue }
+        let currencyCode = currency.flatMap { currencyIndex[$0] }
+        var totals = WindowTotals()
+        slots[slot].events.forEachNewestFirst { event in
+            guard event.timestamp > start, event.timestamp <= now, wanted & (1 << event.outcome) != 0 else { return true }
+            totals.orders += 1
+            totals.units &+= Int64(event.quantity)
+            if let currencyCode, event.currency == currencyCode { totals.amountMinorUnits &+= event.amountMinorUnits }
+            return true
+        }
+        return totals
+    }
+
+    /// Drops every event older than the retention at `now`, and every key left
+    /// without events. O(tracked keys); call it periodically.
+    public mutating func evictExpired(now: Int64) {
+        let cutoff = now &- limits.retentionMilliseconds
+        for (key, slot) in slotByKey {
+            while let first = slots[slot].events.first, first.timestamp <= cutoff { slots[slot].events.popFirst() }
+            if slots[slot].events.isEmpty { remove(key) }
+        }
+    }
+
+    // MARK: LRU list (index-linked, newest at the head)
+
+    private mutating func touch(_ key: FraudKey) -> Int {
+        if let slot = slotByKey[key] {
+            unlink(slot)
+            linkAsNewest(slot)
+            return slot
+        }
+        if slotByKey.count >= limits.maximumKeys, oldest >= 0 {
+            remove(slots[oldest].key)
+        }
+        let fresh = Slot(key: key, events: EventRing(capacity: limits.maximumEventsPerKey), newer: -1, older: -1)
+        let slot: Int
+        if let reused = freeSlots.popLast() {
+            slots[reused] = fresh
+            slot = reused
+        } else {
+            slots.append(fresh)
+            slot = slots.count - 1
+        }
+        slotByKey[key] = slot
+        linkAsNewest(slot)
+        return slot
+    }
+
+    private mutating func remove(_ key: FraudKey) {
+        guard let slot = slotByKey.removeValue(forKey: key) else { return }
+        unlink(slot)
+        slots[slot].events = EventRing(capacity: 1)
+        freeSlots.append(slot)
+    }
+
+    private mutating func unlink(_ slot: Int) {
+        let newer = slots[slot].newer, older = slots[slot].older
+        if newer >= 0 { slots[newer].older = older } else { newest = older }
+        if older >= 0 { slots[older].newer = newer } else { oldest = newer }
+        slots[slot].newer = -1
+        slots[slot].older = -1
+    }
+
+    private mutating func linkAsNewest(_ slot: Int) {
+        slots[slot].older = newest
+        slots[slot].newer = -1
+        if newest >= 0 { slots[newest].newer = slot }
+        newest = slot
+        if oldest < 0 { oldest = slot }
+    }
+
+    private mutating func intern(_ currency: CurrencyCode) -> UInt16 {
+        if let index = currencyIndex[currency] { return index }
+        guard currencies.count < Int(UInt16.max) else { return .max }
+        let index = UInt16(currencies.count)
+        currencies.append(currency)
+        currencyIndex[currency] = index
+        return index
+    }
+}
