@@ -121,7 +121,7 @@ let package = Package(
         .target(
             name: "ParleyDaemon",
             dependencies: [
-                "ParleyServer", "ParleyStore", "ParleyPKI", "ParleyWire", "ParleyWarehouse",
+                "ParleyServer", "ParleyStore", "ParleyPKI", "ParleyWire", "ParleyWarehouse", "ParleyOrders",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -213,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "ParleyOrdersTests",
             dependencies: [
-                "ParleyOrders",
+                "ParleyOrders", "ParleyTesting", "ParleyClient", "ParleyProtos", "ParleyWire", "ParleyPKI",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 public import NIOCore
 import NIOPosix
+import ParleyOrders
 import ParleyPKI
 import ParleyWarehouse
 public import ParleyServer
@@ -28,6 +29,8 @@ public final class Daemon: Sendable {
     public let prometheus: PrometheusCollectorRegistry
     /// The virtual warehouse subsystem.
     public let warehouse: Warehouse
+    /// The Orders subsystem: merchants' set-up, negotiation, capture.
+    public let orders: Orders
     private let logger: Logger
     private let group: ServiceGroup
     private let reloader: RevocationFileReloader
@@ -64,7 +67,7 @@ public final class Daemon: Sendable {
         let batchSizes = BatchSizeRelay()
         self.database = try ParleyDatabase.open(
             path: configuration.databasePath,
-            migrations: RevocationStore.migrations + WarehouseSchema.migrations + migrations,
+            migrations: RevocationStore.migrations + WarehouseSchema.migrations + OrdersSchema.migrations + migrations,
             configuration: configuration.store,
             onBatch: { batchSizes.record($0) }
         )
@@ -92,6 +95,10 @@ public final class Daemon: Sendable {
         let warehouse = Warehouse(database: database, configuration: configuration.warehouse, clock: clock, logger: logger)
         self.warehouse = warehouse
         router.register(WarehouseService(warehouse: warehouse))
+        let orders = try Orders(database: database, warehouse: warehouse, clock: clock, logger: logger)
+        self.orders = orders
+        router.register(MerchantService(orders: orders))
+        router.register(OrdersService(orders: orders))
         for service in services { router.register(service) }
 
         let metrics = ServerMetrics(factory: factory, paths: router.paths)

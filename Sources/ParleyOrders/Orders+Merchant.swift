@@ -1,0 +1,190 @@
+import Foundation
+import GRDB
+import Logging
+import ParleyProtos
+import ParleyStore
+import SwiftProtobuf
+
+extension Orders {
+    /// Runs inside a write's transaction just before it commits, with the
+    /// result: callers commit their idempotent outcome with the change.
+    public typealias CommitHook<Result> = @Sendable (Database, Result) throws -> Void
+
+    /// The most catalog items in one import call.
+    public static let maxImportItems = 5_000
+
+    /// Adds or replaces `items` in `merchant`'s catalog, all or none.
+    public func importCatalog(
+        merchant: String,
+        items wireItems: [Parley_V1_CatalogItem],
+        onCommit: CommitHook<Parley_V1_ImportCatalogResponse>? = nil
+    ) async throws -> Parley_V1_ImportCatalogResponse {
+        try Self.validateName(merchant, field: "merchant")
+        guard !wireItems.isEmpty else { throw OrdersError.invalid("items", "at least one item") }
+        guard wireItems.count <= Self.maxImportItems else {
+            throw OrdersError.invalid("items", "at most \(Self.maxImportItems) items per call")
+        }
+        // The currency: the configured one, else the first item's.
+        let currency: CurrencyCode
+        if let setup = setup(for: merchant) {
+            currency = setup.currency
+        } else {
+            currency = try CurrencyCode.parse(wireItems[0].unitPrice.currency, field: "items[0].unit_price.currency")
+        }
+        var seen = Set<String>()
+        let items = try wireItems.enumerated().map { index, wire throws(OrdersError) in
+            guard seen.insert(wire.sku).inserted else { throw OrdersError.invalid("items[\(index)].sku", "SKU '\(wire.sku)' appears twice") }
+            try Self.validateName(wire.sku, field: "items[\(index)].sku")
+            return try CatalogItem(wire: wire, currency: currency, path: "items[\(index)]")
+        }
+        let stored = items.map { ($0.sku, try! $0.wire.serializedBytes() as [UInt8]) }
+        let clock = self.clock
+        let response = try await database.batchedWriter.write { db -> Parley_V1_ImportCatalogResponse in
+            // Checked in the transaction: a configuration applied meanwhile
+            // may have changed the currency.
+            if let configured = try String.fetchOne(
+                cached: db,
+                sql: "SELECT currency FROM orders_merchant_configuration WHERE merchant = ?",
+                arguments: [merchant]
+            ), configured != currency.rawValue {
+                throw OrdersError(code: .currencyMismatch, message: "the merchant's currency is now \(configured)", field: "items[0].unit_price.currency")
+            }
+            let now = clock.nowMilliseconds
+            for (sku, bytes) in stored {
+                try db.executeCached(
+                    sql: """
+                        INSERT INTO orders_catalog_item (merchant, sku, currency, item, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (merchant, sku) DO UPDATE SET currency = excluded.currency, item = excluded.item,
+                            updated_at_ms = excluded.updated_at_ms
+                        """,
+                    arguments: [merchant, sku, currency.rawValue, Data(bytes), now]
+                )
+            }
+            var response = Parley_V1_ImportCatalogResponse()
+            response.imported = Int32(stored.count)
+            response.catalogSize = try Int64.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM orders_catalog_item WHERE merchant = ?", arguments: [merchant]) ?? 0
+            try onCommit?(db, response)
+            return response
+        }
+        try rebuild(merchant: merchant)
+        return response
+    }
+
+    /// Replaces `merchant`'s configuration after validating it against its catalog.
+    public func applyConfiguration(
+        _ request: Parley_V1_MerchantConfiguration,
+        onCommit: CommitHook<Parley_V1_MerchantConfiguration>? = nil
+    ) async throws -> Parley_V1_MerchantConfiguration {
+        try Self.validateName(request.merchant, field: "configuration.merchant")
+        var configuration = request
+        configuration.appliedAtMs = clock.nowMilliseconds
+        let merchant = configuration.merchant
+        // Compiles it with the current catalog: every rule is checked here.
+        let items = try storedItems(merchant: merchant)
+        _ = try MerchantSetup(configuration: configuration, items: items)
+        let bytes = Data(try configuration.serializedBytes() as [UInt8])
+        let currency = configuration.currency
+        let applied = configuration
+        try await database.batchedWriter.write { db in
+            let other = try Int.fetchOne(
+                cached: db,
+                sql: "SELECT COUNT(*) FROM orders_catalog_item WHERE merchant = ? AND currency <> ?",
+                arguments: [merchant, currency]
+            ) ?? 0
+            guard other == 0 else {
+                throw OrdersError(
+                    code: .currencyMismatch,
+                    message: "\(other) catalog items are priced in another currency; re-import them in \(currency) first",
+                    field: "configuration.currency"
+                )
+            }
+            try db.executeCached(
+                sql: """
+                    INSERT INTO orders_merchant_configuration (merchant, currency, configuration, applied_at_ms) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (merchant) DO UPDATE SET currency = excluded.currency, configuration = excluded.configuration,
+                        applied_at_ms = excluded.applied_at_ms
+                    """,
+                arguments: [merchant, currency, bytes, applied.appliedAtMs]
+            )
+            try onCommit?(db, applied)
+        }
+        try rebuild(merchant: merchant)
+        return applied
+    }
+
+    /// The configuration in force, or the defaults of an unconfigured merchant.
+    public nonisolated func configuration(merchant: String) -> Parley_V1_MerchantConfiguration? {
+        setup(for: merchant)?.configuration
+    }
+
+    /// One catalog item.
+    public nonisolated func catalogItem(merchant: String, sku: String) -> Parley_V1_CatalogItem? {
+        setup(for: merchant)?.catalog.item(sku: sku)?.wire
+    }
+
+    /// Catalog items in SKU order after `afterSKU`.
+    public nonisolated func catalogItems(merchant: String, after afterSKU: String, limit: Int) -> [Parley_V1_CatalogItem] {
+        guard let catalog = setup(for: merchant)?.catalog else { return [] }
+        let limit = min(max(limit, 1), 1000)
+        return Array(catalog.items.lazy.filter { $0.sku > afterSKU }.prefix(limit).map(\.wire))
+    }
+
+    // MARK: Loading
+
+    /// Compiles every stored set-up (at start-up).
+    nonisolated func loadSetups() throws {
+        let merchants = try database.writer.read { db in
+            try String.fetchAll(db, sql: "SELECT merchant FROM orders_merchant_configuration UNION SELECT DISTINCT merchant FROM orders_catalog_item")
+        }
+        for merchant in merchants {
+            do {
+                try rebuild(merchant: merchant)
+            } catch {
+                // A set-up that no longer compiles (a rule this version refuses)
+                // leaves that merchant unable to negotiate, not the daemon down.
+                logger.error("merchant set-up does not compile", metadata: ["merchant": "\(merchant)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Recompiles `merchant`'s set-up from what is stored.
+    nonisolated func rebuild(merchant: String) throws {
+        let (configurationBytes, items) = try database.writer.read { db in
+            (
+                try Data.fetchOne(db, sql: "SELECT configuration FROM orders_merchant_configuration WHERE merchant = ?", arguments: [merchant]),
+                try Row.fetchAll(db, sql: "SELECT currency, item FROM orders_catalog_item WHERE merchant = ?", arguments: [merchant])
+            )
+        }
+        let wireItems = try items.map { try Parley_V1_CatalogItem(serializedBytes: $0["item"] as Data) }
+        let setup: MerchantSetup
+        if let configurationBytes {
+            let configuration = try Parley_V1_MerchantConfiguration(serializedBytes: configurationBytes)
+            let currency = try CurrencyCode.parse(configuration.currency, field: "configuration.currency")
+            let catalog = try wireItems.enumerated().map { index, wire throws(OrdersError) in
+                try CatalogItem(wire: wire, currency: currency, path: "items[\(index)]")
+            }
+            setup = try MerchantSetup(configuration: configuration, items: catalog)
+        } else {
+            guard let first = items.first else { return }
+            let currency = try CurrencyCode.parse(first["currency"], field: "currency")
+            let catalog = try wireItems.enumerated().map { index, wire throws(OrdersError) in
+                try CatalogItem(wire: wire, currency: currency, path: "items[\(index)]")
+            }
+            setup = try MerchantSetup.unconfigured(merchant: merchant, currency: currency, items: catalog)
+        }
+        setups.replace(setup)
+    }
+
+    private nonisolated func storedItems(merchant: String) throws -> [CatalogItem] {
+        guard let setup = setup(for: merchant) else { return [] }
+        return setup.catalog.items
+    }
+
+    static func validateName(_ value: String, field: String) throws(OrdersError) {
+        guard !value.isEmpty else { throw .invalid(field, "must not be empty") }
+        guard value.utf8.count <= 128 else { throw .invalid(field, "at most 128 bytes") }
+        guard !value.contains(where: { $0.isNewline || $0 == "\u{0}" }) else {
+            throw .invalid(field, "must not contain control characters")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Crypto
+import Foundation
+import GRDB
+import Logging
+import ParleyProtos
+import ParleyStore
+import ParleyWarehouse
+import Synchronization
+
+/// The Orders subsystem (seed 002): merchants' set-up, the order acceptance
+/// controller and, built on them, order capture.
+///
+/// Merchant set-ups (catalog, shipping, tax, payment, offers, fraud rules,
+/// coupon issuers) are compiled into ``MerchantSetup`` values held in memory:
+/// a negotiation reads them without a database read and without waiting for
+/// the actor. Changes to them run through the actor, one at a time, and
+/// replace a merchant's set-up only after their transaction has committed.
+public actor Orders {
+    nonisolated let database: ParleyDatabase
+    nonisolated let clock: any WallClock
+    nonisolated let logger: Logger
+    nonisolated let warehouse: Warehouse?
+    /// The compiled set-ups, by merchant; read without the actor.
+    nonisolated let setups: SetupBook
+    /// The key of card fingerprints (see `orders_secret`).
+    nonisolated let cardKey: SymmetricKey
+
+    /// Opens the subsystem over `database` (whose migrations must include
+    /// ``OrdersSchema/migrations``) and compiles every stored set-up.
+    public init(database: ParleyDatabase, warehouse: Warehouse?, clock: any WallClock, logger: Logger) throws {
+        self.database = database
+        self.warehouse = warehouse
+        self.clock = clock
+        self.logger = logger
+        self.setups = SetupBook()
+        self.cardKey = try Self.secret(named: "card_fingerprint_key", in: database)
+        try loadSetups()
+    }
+
+    /// A 256-bit secret stored in the database, made on first use.
+    static func secret(named name: String, in database: ParleyDatabase) throws -> SymmetricKey {
+        let bytes = try database.writer.write { db -> Data in
+            if let stored = try Data.fetchOne(db, sql: "SELECT value FROM orders_secret WHERE name = ?", arguments: [name]) {
+                return stored
+            }
+            let fresh = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+            try db.execute(sql: "INSERT INTO orders_secret (name, value) VALUES (?, ?)", arguments: [name, fresh])
+            return fresh
+        }
+        return SymmetricKey(data: bytes)
+    }
+
+    /// The set-up in force for `merchant`, if it has a catalog or a configuration.
+    public nonisolated func setup(for merchant: String) -> MerchantSetup? {
+        setups.setup(for: merchant)
+    }
+}
+
+/// Compiled merchant set-ups behind a lock: many readers, replaced whole.
+final class SetupBook: Sendable {
+    private let byMerchant = Mutex<[String: MerchantSetup]>([:])
+
+    func setup(for merchant: String) -> MerchantSetup? {
+        byMerchant.withLock { $0[merchant] }
+    }
+
+    func replace(_ setup: MerchantSetup) {
+        byMerchant.withLock { $0[setup.merchant] = setup }
+    }
+
+    var count: Int { byMerchant.withLock { $0.count } }
+}
