@@ -4,6 +4,7 @@ extension CatalogItem {
     /// A catalog item from the wire, validated; errors name `path`'s fields.
     init(wire: Parley_V1_CatalogItem, currency: CurrencyCode, path: String) throws(OrdersError) {
         guard wire.hasUnitPrice else { throw .invalid("\(path).unit_price", "required") }
+        guard wire.maxQuantityPerOrder >= 0 else { throw .invalid("\(path).max_quantity_per_order", "0 (no limit) or more") }
         let unitPrice = try MerchantSetup.money(wire.unitPrice, currency: currency, path: "\(path).unit_price")
         let tiers = try wire.priceTiers.enumerated().map { index, tier throws(OrdersError) in
             VolumePriceTier(
