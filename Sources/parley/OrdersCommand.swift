@@ -1,0 +1,275 @@
+import ArgumentParser
+import Foundation
+import ParleyClient
+import ParleyProtos
+import ParleyWire
+import SwiftProtobuf
+
+/// Reads a protobuf message from a JSON file (proto field names or their
+/// lowerCamelCase forms), naming the file in errors.
+func readMessage<M: SwiftProtobuf.Message>(_ type: M.Type, from path: String) throws -> M {
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
+    do {
+        return try M(jsonUTF8Data: data)
+    } catch {
+        throw CLIError("\(path) is not a valid \(M.protoMessageName) in JSON: \(error)")
+    }
+}
+
+/// Prints a message as JSON (proto field names).
+func printMessageJSON(_ message: some SwiftProtobuf.Message) throws {
+    var options = JSONEncodingOptions()
+    options.preserveProtoFieldNames = true
+    print(try message.jsonString(options: options))
+}
+
+/// `12.34 USD` (two minor digits unless the amount says otherwise).
+func formatMoney(_ money: Parley_V1_Money) -> String {
+    let digits = ["JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3][money.currency] ?? 2
+    let sign = money.minorUnits < 0 ? "-" : ""
+    let magnitude = money.minorUnits.magnitude
+    guard digits > 0 else { return "\(sign)\(magnitude) \(money.currency)" }
+    let scale = UInt64(pow(10, Double(digits)))
+    let fraction = String(magnitude % scale)
+    return "\(sign)\(magnitude / scale).\(String(repeating: "0", count: digits - fraction.count) + fraction) \(money.currency)"
+}
+
+extension Parley {
+    /// `parley merchant ...`: a merchant's configuration (role merchant).
+    struct Merchant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A merchant's configuration: shipping, tax, payment, plug-ins, fraud rules, coupon issuers.",
+            subcommands: [Apply.self, Show.self]
+        )
+
+        struct Apply: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Validate and apply a configuration (a MerchantConfiguration in JSON).")
+            @OptionGroup var connection: ConnectionOptions
+            @Argument(help: "The configuration file (JSON).") var file: String
+            @Flag(help: "Print JSON.") var json = false
+
+            func run() async throws {
+                var request = Parley_V1_ApplyConfigurationRequest()
+                request.configuration = try readMessage(Parley_V1_MerchantConfiguration.self, from: file)
+                let applied = try await withClient(connection) { client in
+                    try await client.unary(
+                        MethodPath(service: "parley.v1.Merchant", method: "ApplyConfiguration"),
+                        request,
+                        as: Parley_V1_MerchantConfiguration.self,
+                        options: CallOptions(idempotencyKey: CallOptions.newIdempotencyKey())
+                    )
+                }
+                if json { return try printMessageJSON(applied) }
+                print(
+                    "applied the configuration of \(applied.merchant): \(applied.currency), \(applied.shipping.services.count) shipping services, "
+                        + "\(applied.tax.rules.isEmpty ? "sample tax tables" : "\(applied.tax.rules.count) tax rules"), "
+                        + "\(applied.acceptedPaymentKinds.count) payment kinds, \(applied.fraudRules.count) fraud rules, "
+                        + "\(applied.couponIssuers.count) coupon issuers"
+                )
+            }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print the configuration in force (JSON).")
+            @OptionGroup var connection: ConnectionOptions
+            @Option(help: "The merchant (admin only; default: the caller).") var merchant = ""
+
+            func run() async throws {
+                var request = Parley_V1_GetConfigurationRequest()
+                request.merchant = merchant
+                let configuration = try await withClient(connection) { client in
+                    try await client.unary(
+                        MethodPath(service: "parley.v1.Merchant", method: "GetConfiguration"),
+                        request,
+                        as: Parley_V1_MerchantConfiguration.self
+                    )
+                }
+                try printMessageJSON(configuration)
+            }
+        }
+    }
+
+    /// `parley catalog ...`: a merchant's catalog.
+    struct Catalog: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A merchant's catalog.", subcommands: [Import.self])
+
+        struct Import: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Add or replace catalog items from a CSV file, 1000 items per call.",
+                discussion: """
+                    Columns (a header row is required, in this order): sku, title, item_class, \
+                    unit_price_minor, currency, weight_grams, hazmat_class, tax_category, \
+                    max_quantity_per_order, payment_kinds, price_tiers. payment_kinds is a list \
+                    separated by ';' (card;purchase_order; empty = any); price_tiers is \
+                    'min_quantity:unit_price_minor' separated by ';'. Fields may not contain commas. \
+                    Each batch is sent with its own idempotency key: re-running the same file is safe.
+                    """
+            )
+            @OptionGroup var connection: ConnectionOptions
+            @Argument(help: "The CSV file.") var file: String
+
+            func run() async throws {
+                guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw CLIError("cannot read \(file)") }
+                let items = try Self.parse(text, file: file)
+                guard !items.isEmpty else { throw CLIError("\(file) has no items") }
+                var imported = 0
+                var size: Int64 = 0
+                try await withClient(connection) { client in
+                    for (batch, start) in stride(from: 0, to: items.count, by: 1000).enumerated() {
+                        var request = Parley_V1_ImportCatalogRequest()
+                        request.items = Array(items[start..<min(start + 1000, items.count)])
+                        // The key depends on the batch's content, so a re-run replays it.
+                        let digest = try (request.serializedBytes() as [UInt8]).reduce(into: UInt64(1469598103934665603)) { hash, byte in
+                            hash = (hash ^ UInt64(byte)) &* 1099511628211
+                        }
+                        let response = try await client.unary(
+                            MethodPath(service: "parley.v1.Merchant", method: "ImportCatalog"),
+                            request,
+                            as: Parley_V1_ImportCatalogResponse.self,
+                            options: CallOptions(idempotencyKey: "catalog-import-\(batch)-\(String(digest, radix: 16))")
+                        )
+                        imported += Int(response.imported)
+                        size = response.catalogSize
+                        FileHandle.standardError.write(Data("imported \(imported)/\(items.count)\r".utf8))
+                    }
+                }
+                FileHandle.standardError.write(Data("\n".utf8))
+                print("imported \(imported) items; the catalog has \(size)")
+            }
+
+            static func parse(_ text: String, file: String) throws -> [Parley_V1_CatalogItem] {
+                let rows = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                guard let header = rows.first else { return [] }
+                let expected = "sku,title,item_class,unit_price_minor,currency,weight_grams,hazmat_class,tax_category,max_quantity_per_order,payment_kinds,price_tiers"
+                guard header.replacingOccurrences(of: " ", with: "") == expected else {
+                    throw CLIError("\(file):1: the header must be \(expected)")
+                }
+                let kinds: [String: Parley_V1_PaymentKind] = [
+                    "card": .card, "gift_certificate": .giftCertificate, "prepaid_account": .prepaidAccount, "purchase_order": .purchaseOrder,
+                ]
+                return try rows.dropFirst().enumerated().map { offset, row in
+                    let line = offset + 2
+                    let cells = row.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+                    guard cells.count == 11 else { throw CLIError("\(file):\(line): 11 columns expected, found \(cells.count)") }
+                    func integer(_ index: Int, _ name: String) throws -> Int64 {
+                        if cells[index].isEmpty { return 0 }
+                        guard let value = Int64(cells[index]) else { throw CLIError("\(file):\(line): \(name) '\(cells[index])' is not a whole number") }
+                        return value
+                    }
+                    var item = Parley_V1_CatalogItem()
+                    item.sku = cells[0]
+                    item.title = cells[1]
+                    item.itemClass = cells[2]
+                    item.unitPrice.minorUnits = try integer(3, "unit_price_minor")
+                    item.unitPrice.currency = cells[4]
+                    item.weightGrams = try integer(5, "weight_grams")
+                    item.hazmatClass = cells[6]
+                    item.taxCategory = cells[7]
+                    item.maxQuantityPerOrder = try integer(8, "max_quantity_per_order")
+                    item.paymentKinds = try cells[9].split(separator: ";").map { name in
+                        guard let kind = kinds[String(name)] else { throw CLIError("\(file):\(line): unknown payment kind '\(name)'") }
+                        return kind
+                    }
+                    item.priceTiers = try cells[10].split(separator: ";").map { tier in
+                        let parts = tier.split(separator: ":")
+                        guard parts.count == 2, let quantity = Int64(parts[0]), let price = Int64(parts[1]) else {
+                            throw CLIError("\(file):\(line): a price tier is min_quantity:unit_price_minor, not '\(tier)'")
+                        }
+                        var wire = Parley_V1_PriceTier()
+                        wire.minQuantity = quantity
+                        wire.unitPrice.minorUnits = price
+                        wire.unitPrice.currency = cells[4]
+                        return wire
+                    }
+                    return item
+                }
+            }
+        }
+    }
+
+    /// `parley order ...`: negotiate orders as an agent.
+    struct Order: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Negotiate orders (role agent).", subcommands: [Quote.self])
+
+        struct Quote: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Ask the merchant's opinion of an order (an OrderAcceptanceRequest in JSON) and print it as amended.",
+                discussion: "Exit status: 0 ACCEPTABLE, 4 AMENDMENTS, 5 REJECTED."
+            )
+            @OptionGroup var connection: ConnectionOptions
+            @Argument(help: "The order file (JSON).") var file: String
+            @Flag(help: "Print JSON.") var json = false
+
+            func run() async throws {
+                var request = try readMessage(Parley_V1_OrderAcceptanceRequest.self, from: file)
+                request.approval = .quote
+                let response = try await withClient(connection) { client in
+                    try await client.unary(
+                        MethodPath(service: "parley.v1.Orders", method: "Negotiate"),
+                        request,
+                        as: Parley_V1_OrderAcceptanceResponse.self
+                    )
+                }
+                if json {
+                    try printMessageJSON(response)
+                } else {
+                    Self.printReadable(response)
+                }
+                switch response.status {
+                case .acceptable: return
+                case .amendments: throw ExitCode(4)
+                default: throw ExitCode(5)
+                }
+            }
+
+            /// What a 1-800 operator reads to a caller.
+            static func printReadable(_ response: Parley_V1_OrderAcceptanceResponse) {
+                let status = switch response.status {
+                case .acceptable: "ACCEPTABLE"
+                case .amendments: "AMENDMENTS NEEDED"
+                default: "REJECTED"
+                }
+                print("order \(response.orderID): \(status)\n")
+                var lines = Table(.left("sku"), .left("item"), .right("qty"), .right("unit price"), .right("line total"), .right("discount"))
+                for line in response.order.lines {
+                    lines.append([
+                        line.sku, line.free ? "\(line.title) (free)" : line.title, String(line.quantity),
+                        formatMoney(line.unitPrice), formatMoney(line.lineTotal), formatMoney(line.discount),
+                    ])
+                }
+                lines.print()
+                let order = response.order
+                print("")
+                var totals = Table(.left(""), .right("amount"))
+                totals.append(["subtotal", formatMoney(order.subtotal)])
+                totals.append(["discount", formatMoney(order.discount)])
+                totals.append([
+                    order.hasShipping ? "shipping (\(order.shipping.description_p))" : "shipping (none possible)",
+                    order.hasShipping ? formatMoney(order.shipping.price) : "-",
+                ])
+                for tax in order.tax { totals.append(["\(tax.name) \(Double(tax.ratePpm) / 10_000)%", formatMoney(tax.tax)]) }
+                totals.append(["total", formatMoney(order.total)])
+                totals.print()
+                if !order.paymentReference.isEmpty { print("\npaid by: \(order.paymentReference)") }
+                if !response.shippingOptions.isEmpty {
+                    print("\nshipping options:")
+                    var options = Table(.left("method"), .right("price"), .right("difference"))
+                    for option in response.shippingOptions {
+                        options.append(["\(option.description_p) (\(option.shipper)/\(option.service))", formatMoney(option.price), formatMoney(option.priceDifference)])
+                    }
+                    options.print()
+                } else if !response.shippingExplanation.isEmpty {
+                    print("\nnot shippable: \(response.shippingExplanation)")
+                }
+                guard !response.amendments.isEmpty else { return }
+                print("\namendments:")
+                for (index, amendment) in response.amendments.enumerated() {
+                    print("\(index + 1). \(amendment.blocking ? "" : "(note) ")\(amendment.path): \(amendment.code) — \(amendment.message)")
+                    for (rank, alternative) in amendment.alternatives.enumerated() {
+                        print("     \(Character(UnicodeScalar(UInt8(97 + min(rank, 25))))) \(alternative.description_p)  [\(formatMoney(alternative.priceDifference))]")
+                    }
+                }
+            }
+        }
+    }
+}
