@@ -213,7 +213,8 @@ let package = Package(
         .testTarget(
             name: "ParleyOrdersTests",
             dependencies: [
-                "ParleyOrders", "ParleyTesting", "ParleyClient", "ParleyProtos", "ParleyWire", "ParleyPKI",
+                "ParleyOrders", "ParleyTesting", "ParleyClient", "ParleyProtos", "ParleyWire", "ParleyPKI", "ParleyStore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

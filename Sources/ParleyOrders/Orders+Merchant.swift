@@ -66,7 +66,15 @@ extension Orders {
             try onCommit?(db, response)
             return response
         }
-        try rebuild(merchant: merchant)
+        // Merged into the set-up in force now (another change may have landed
+        // while this one was being written).
+        let current = setup(for: merchant)
+        var merged = Dictionary(uniqueKeysWithValues: (current?.catalog.items ?? []).map { ($0.sku, $0) })
+        for item in items { merged[item.sku] = item }
+        let catalog = merged.values.sorted { $0.sku < $1.sku }
+        setups.replace(
+            try current?.replacingCatalog(catalog) ?? MerchantSetup.unconfigured(merchant: merchant, currency: currency, items: catalog)
+        )
         return response
     }
 
@@ -79,9 +87,9 @@ extension Orders {
         var configuration = request
         configuration.appliedAtMs = clock.nowMilliseconds
         let merchant = configuration.merchant
-        // Compiles it with the current catalog: every rule is checked here.
-        let items = try storedItems(merchant: merchant)
-        _ = try MerchantSetup(configuration: configuration, items: items)
+        // Compiles it with the current catalog: every rule is checked before
+        // anything is written.
+        _ = try MerchantSetup(configuration: configuration, items: setup(for: merchant)?.catalog.items ?? [])
         let bytes = Data(try configuration.serializedBytes() as [UInt8])
         let currency = configuration.currency
         let applied = configuration
@@ -108,7 +116,10 @@ extension Orders {
             )
             try onCommit?(db, applied)
         }
-        try rebuild(merchant: merchant)
+        // Compiled again with the catalog in force now: an import may have
+        // landed while this was written (the currency check above kept them
+        // consistent).
+        setups.replace(try MerchantSetup(configuration: applied, items: setup(for: merchant)?.catalog.items ?? []))
         return applied
     }
 
@@ -125,8 +136,7 @@ extension Orders {
     /// Catalog items in SKU order after `afterSKU`.
     public nonisolated func catalogItems(merchant: String, after afterSKU: String, limit: Int) -> [Parley_V1_CatalogItem] {
         guard let catalog = setup(for: merchant)?.catalog else { return [] }
-        let limit = min(max(limit, 1), 1000)
-        return Array(catalog.items.lazy.filter { $0.sku > afterSKU }.prefix(limit).map(\.wire))
+        return catalog.items(after: afterSKU, limit: min(max(limit, 1), 1000)).map(\.wire)
     }
 
     // MARK: Loading
@@ -138,7 +148,7 @@ extension Orders {
         }
         for merchant in merchants {
             do {
-                try rebuild(merchant: merchant)
+                if let setup = try storedSetup(merchant: merchant) { setups.replace(setup) }
             } catch {
                 // A set-up that no longer compiles (a rule this version refuses)
                 // leaves that merchant unable to negotiate, not the daemon down.
@@ -147,37 +157,22 @@ extension Orders {
         }
     }
 
-    /// Recompiles `merchant`'s set-up from what is stored.
-    nonisolated func rebuild(merchant: String) throws {
-        let (configurationBytes, items) = try database.writer.read { db in
+    /// `merchant`'s set-up compiled from what is stored, nil if nothing is.
+    private nonisolated func storedSetup(merchant: String) throws -> MerchantSetup? {
+        let (configurationBytes, rows) = try database.writer.read { db in
             (
                 try Data.fetchOne(db, sql: "SELECT configuration FROM orders_merchant_configuration WHERE merchant = ?", arguments: [merchant]),
                 try Row.fetchAll(db, sql: "SELECT currency, item FROM orders_catalog_item WHERE merchant = ?", arguments: [merchant])
             )
         }
-        let wireItems = try items.map { try Parley_V1_CatalogItem(serializedBytes: $0["item"] as Data) }
-        let setup: MerchantSetup
-        if let configurationBytes {
-            let configuration = try Parley_V1_MerchantConfiguration(serializedBytes: configurationBytes)
-            let currency = try CurrencyCode.parse(configuration.currency, field: "configuration.currency")
-            let catalog = try wireItems.enumerated().map { index, wire throws(OrdersError) in
-                try CatalogItem(wire: wire, currency: currency, path: "items[\(index)]")
-            }
-            setup = try MerchantSetup(configuration: configuration, items: catalog)
-        } else {
-            guard let first = items.first else { return }
-            let currency = try CurrencyCode.parse(first["currency"], field: "currency")
-            let catalog = try wireItems.enumerated().map { index, wire throws(OrdersError) in
-                try CatalogItem(wire: wire, currency: currency, path: "items[\(index)]")
-            }
-            setup = try MerchantSetup.unconfigured(merchant: merchant, currency: currency, items: catalog)
+        let configuration = try configurationBytes.map { try Parley_V1_MerchantConfiguration(serializedBytes: $0) }
+        guard let currencyCode = configuration?.currency ?? rows.first.map({ $0["currency"] as String }) else { return nil }
+        let currency = try CurrencyCode.parse(currencyCode, field: "currency")
+        let items = try rows.enumerated().map { index, row in
+            try CatalogItem(wire: Parley_V1_CatalogItem(serializedBytes: row["item"] as Data), currency: currency, path: "items[\(index)]")
         }
-        setups.replace(setup)
-    }
-
-    private nonisolated func storedItems(merchant: String) throws -> [CatalogItem] {
-        guard let setup = setup(for: merchant) else { return [] }
-        return setup.catalog.items
+        guard let configuration else { return try MerchantSetup.unconfigured(merchant: merchant, currency: currency, items: items) }
+        return try MerchantSetup(configuration: configuration, items: items)
     }
 
     static func validateName(_ value: String, field: String) throws(OrdersError) {

@@ -67,6 +67,4 @@ final class SetupBook: Sendable {
     func replace(_ setup: MerchantSetup) {
         byMerchant.withLock { $0[setup.merchant] = setup }
     }
-
-    var count: Int { byMerchant.withLock { $0.count } }
 }

@@ -100,42 +100,31 @@ public final class BatchedWriter: Sendable {
     }
 
     private func run() {
+        while let batch = nextBatch() { commit(batch) }
+    }
+
+    /// The next batch, waiting for work if there is none; nil once stopped
+    /// with nothing queued. Each time the queue is found empty, the callers
+    /// of ``drain()`` resume.
+    private func nextBatch() -> [Pending]? {
+        wakeup.lock()
+        defer { wakeup.unlock() }
         while true {
-            wakeup.lock()
-            var batch: [Pending] = []
-            var finished = false
-            var waiters: [CheckedContinuation<Void, Never>] = []
-            while true {
-                let taken: (batch: [Pending], finished: Bool, waiters: [CheckedContinuation<Void, Never>]) = state.withLock { state in
-                    let count = min(state.queue.count, maxBatchSize)
-                    if count > 0 {
-                        let batch = Array(state.queue.prefix(count))
-                        state.queue.removeFirst(count)
-                        state.busy = true
-                        return (batch, false, [])
-                    }
-                    state.busy = false
-                    defer { state.drainWaiters.removeAll() }
-                    return ([], state.stopped, state.drainWaiters)
+            let (batch, stopped, idleWaiters) = state.withLock { state in
+                let count = min(state.queue.count, maxBatchSize)
+                state.busy = count > 0
+                guard count == 0 else {
+                    defer { state.queue.removeFirst(count) }
+                    return (Array(state.queue.prefix(count)), state.stopped, [CheckedContinuation<Void, Never>]())
                 }
-                batch = taken.batch
-                finished = taken.finished
-                waiters.append(contentsOf: taken.waiters)
-                if !batch.isEmpty || finished { break }
-                // Idle: tell drain() so, then sleep until work arrives.
-                if !waiters.isEmpty {
-                    wakeup.unlock()
-                    for waiter in waiters { waiter.resume() }
-                    waiters = []
-                    wakeup.lock()
-                    continue
-                }
-                wakeup.wait()
+                let waiters = state.drainWaiters
+                state.drainWaiters = []
+                return ([], state.stopped, waiters)
             }
-            wakeup.unlock()
-            for waiter in waiters { waiter.resume() }
-            if finished { return }
-            commit(batch)
+            for waiter in idleWaiters { waiter.resume() }
+            if !batch.isEmpty { return batch }
+            if stopped { return nil }
+            wakeup.wait()
         }
     }
 

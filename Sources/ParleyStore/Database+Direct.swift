@@ -67,8 +67,6 @@ public struct DirectRow: ~Copyable {
         guard let text = sqlite3_column_text(handle, column) else { return "" }
         return String(cString: text)
     }
-
-    public func isNull(_ column: CInt) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
 }
 
 extension Database {

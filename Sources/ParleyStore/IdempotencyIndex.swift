@@ -25,10 +25,6 @@ final class IdempotencyIndex: Sendable {
         let high: UInt64
         let low: UInt64
 
-        init(_ key: IdempotencyKey) {
-            self = key.scope
-        }
-
         init(principal: String, method: String, key: String) {
             var hasher = SHA256()
             for part in [principal, method, key] {
@@ -91,7 +87,4 @@ final class IdempotencyIndex: Sendable {
             return highest
         }
     }
-
-    /// How many outcomes are indexed.
-    var count: Int { state.withLock { $0.rows.count } }
 }

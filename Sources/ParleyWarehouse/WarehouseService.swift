@@ -33,7 +33,7 @@ public struct WarehouseService: RegistrableService {
                 merchant: merchant,
                 adjustments: request.adjustments.map { InventoryAdjustmentRequest(sku: $0.sku, delta: $0.delta, reason: $0.reason) },
                 caller: caller,
-                onCommit: Self.recorder(context) { (counters: [SkuCounters]) in Self.allocated(counters) }
+                onCommit: context.outcomeRecorder { (counters: [SkuCounters]) in Self.allocated(counters) }
             )
             return Self.allocated(counters)
         }
@@ -58,7 +58,7 @@ public struct WarehouseService: RegistrableService {
                 lines: request.lines.map { ReservationLineRequest(merchant: $0.merchant, sku: $0.sku, quantity: $0.quantity) },
                 holdSeconds: request.holdSeconds,
                 reference: request.reference,
-                onCommit: Self.recorder(context) { (record: ReservationRecord) in Self.reserved(record) }
+                onCommit: context.outcomeRecorder { (record: ReservationRecord) in Self.reserved(record) }
             )
             var response = Parley_V1_ReserveInventoryResponse()
             switch outcome {
@@ -86,17 +86,17 @@ public struct WarehouseService: RegistrableService {
                     id: request.id,
                     holdSeconds: request.holdSeconds,
                     caller: Self.caller(context),
-                    onCommit: Self.recorder(context) { (record: ReservationRecord) in Self.wire(record) }
+                    onCommit: context.outcomeRecorder { (record: ReservationRecord) in Self.wire(record) }
                 )
             )
         }
         router.registerUnary(Self.confirmReservation, roles: [.agent], mutating: true) {
             (request: Parley_V1_ConfirmReservationRequest, context: CallContext) -> Parley_V1_Reservation in
-            Self.wire(try await warehouse.confirm(id: request.id, caller: Self.caller(context), onCommit: Self.recorder(context) { (record: ReservationRecord) in Self.wire(record) }))
+            Self.wire(try await warehouse.confirm(id: request.id, caller: Self.caller(context), onCommit: context.outcomeRecorder { (record: ReservationRecord) in Self.wire(record) }))
         }
         router.registerUnary(Self.releaseReservation, roles: [.agent], mutating: true) {
             (request: Parley_V1_ReleaseReservationRequest, context: CallContext) -> Parley_V1_Reservation in
-            Self.wire(try await warehouse.release(id: request.id, caller: Self.caller(context), onCommit: Self.recorder(context) { (record: ReservationRecord) in Self.wire(record) }))
+            Self.wire(try await warehouse.release(id: request.id, caller: Self.caller(context), onCommit: context.outcomeRecorder { (record: ReservationRecord) in Self.wire(record) }))
         }
         router.registerUnary(Self.getReservation, roles: [.agent, .merchant, .admin]) {
             (request: Parley_V1_GetReservationRequest, context: CallContext) -> Parley_V1_Reservation in
@@ -152,16 +152,6 @@ public struct WarehouseService: RegistrableService {
             response.maxUnitsPerSku = settings.maxUnitsPerSKU
             return response
         }
-    }
-
-    /// For a call with an idempotency key: commits the reply it will return
-    /// (`response` of the operation's result) in the operation's transaction.
-    static func recorder<Value, Response: SwiftProtobuf.Message>(
-        _ context: CallContext,
-        _ response: @escaping @Sendable (Value) -> Response
-    ) -> Warehouse.CommitHook<Value>? {
-        guard let outcome = context.idempotentOutcome else { return nil }
-        return { db, value in try outcome.record(db, response: response(value)) }
     }
 
     static func reserved(_ record: ReservationRecord) -> Parley_V1_ReserveInventoryResponse {

@@ -119,14 +119,13 @@ extension Parley {
                         var request = Parley_V1_ImportCatalogRequest()
                         request.items = Array(items[start..<min(start + 1000, items.count)])
                         // The key depends on the batch's content, so a re-run replays it.
-                        let digest = try (request.serializedBytes() as [UInt8]).reduce(into: UInt64(1469598103934665603)) { hash, byte in
-                            hash = (hash ^ UInt64(byte)) &* 1099511628211
-                        }
+                        var digest = Parley.Warehouse.FNV1a64()
+                        digest.add(try request.serializedData())
                         let response = try await client.unary(
                             MethodPath(service: "parley.v1.Merchant", method: "ImportCatalog"),
                             request,
                             as: Parley_V1_ImportCatalogResponse.self,
-                            options: CallOptions(idempotencyKey: "catalog-import-\(batch)-\(String(digest, radix: 16))")
+                            options: CallOptions(idempotencyKey: "catalog-import-\(batch)-\(digest.hex)")
                         )
                         imported += Int(response.imported)
                         size = response.catalogSize

@@ -143,6 +143,8 @@ public struct Catalog: Sendable, Hashable {
     /// The currency of every price.
     public let currency: CurrencyCode
     private let itemsBySKU: [String: CatalogItem]
+    /// Every SKU in ascending order, sorted once here rather than per listing.
+    private let sortedSKUs: [String]
 
     /// Builds a catalog, validating every item; errors name `items[i]....`.
     public init(merchant: String, currency: CurrencyCode, items: [CatalogItem]) throws(OrdersError) {
@@ -159,11 +161,23 @@ public struct Catalog: Sendable, Hashable {
         self.merchant = merchant
         self.currency = currency
         self.itemsBySKU = bySKU
+        self.sortedSKUs = bySKU.keys.sorted()
     }
 
     /// The item with `sku`, or `nil`.
     public func item(sku: String) -> CatalogItem? { itemsBySKU[sku] }
 
     /// Every item, by SKU.
-    public var items: [CatalogItem] { itemsBySKU.values.sorted { $0.sku < $1.sku } }
+    public var items: [CatalogItem] { sortedSKUs.map { itemsBySKU[$0]! } }
+
+    /// At most `limit` items with a SKU after `sku`, by SKU (a page of a listing).
+    public func items(after sku: String, limit: Int) -> [CatalogItem] {
+        var low = 0
+        var high = sortedSKUs.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sortedSKUs[middle] <= sku { low = middle + 1 } else { high = middle }
+        }
+        return sortedSKUs[low...].prefix(max(0, limit)).map { itemsBySKU[$0]! }
+    }
 }

@@ -2,7 +2,6 @@ import ParleyPKI
 import ParleyProtos
 import ParleyServer
 import ParleyWire
-import SwiftProtobuf
 
 /// `parley.v1.Merchant`: a merchant's catalog and configuration on the wire.
 /// A merchant acts on its own data; admin may name any merchant.
@@ -23,7 +22,7 @@ public struct MerchantService: RegistrableService {
         router.registerUnary(Self.importCatalog, roles: [.merchant, .admin], mutating: true) {
             (request: Parley_V1_ImportCatalogRequest, context: CallContext) -> Parley_V1_ImportCatalogResponse in
             let merchant = try Self.merchant(request.merchant, context)
-            return try await orders.importCatalog(merchant: merchant, items: request.items, onCommit: Self.recorder(context))
+            return try await orders.importCatalog(merchant: merchant, items: request.items, onCommit: context.outcomeRecorder { $0 })
         }
         router.registerUnary(Self.getCatalogItem, roles: [.merchant, .agent, .admin]) {
             (request: Parley_V1_GetCatalogItemRequest, context: CallContext) -> Parley_V1_CatalogItem in
@@ -44,7 +43,7 @@ public struct MerchantService: RegistrableService {
             (request: Parley_V1_ApplyConfigurationRequest, context: CallContext) -> Parley_V1_MerchantConfiguration in
             var configuration = request.configuration
             configuration.merchant = try Self.merchant(configuration.merchant, context)
-            return try await orders.applyConfiguration(configuration, onCommit: Self.recorder(context))
+            return try await orders.applyConfiguration(configuration, onCommit: context.outcomeRecorder { $0 })
         }
         router.registerUnary(Self.getConfiguration, roles: [.merchant, .admin]) {
             (request: Parley_V1_GetConfigurationRequest, context: CallContext) -> Parley_V1_MerchantConfiguration in
@@ -63,11 +62,5 @@ public struct MerchantService: RegistrableService {
             throw OrdersError(code: .permissionDenied, message: "only admin may act for another merchant", field: "merchant")
         }
         return named
-    }
-
-    /// For a call with an idempotency key: commits the reply with the change.
-    static func recorder<Response: SwiftProtobuf.Message>(_ context: CallContext) -> Orders.CommitHook<Response>? {
-        guard let outcome = context.idempotentOutcome else { return nil }
-        return { db, response in try outcome.record(db, response: response) }
     }
 }

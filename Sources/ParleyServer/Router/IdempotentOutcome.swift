@@ -44,3 +44,17 @@ public final class IdempotentOutcome: Sendable {
 
     var wasRecorded: Bool { recorded.load(ordering: .acquiring) }
 }
+
+extension CallContext {
+    /// For a call with an `idempotency-key`: a hook for a subsystem's write
+    /// that commits `response(value)` as this call's outcome inside the
+    /// write's own transaction (``IdempotentOutcome/record(_:response:)``).
+    /// Nil for a call without a key.
+    public func outcomeRecorder<Value, Response: SwiftProtobuf.Message>(
+        _ response: @escaping @Sendable (Value) -> Response
+    ) -> (@Sendable (Database, Value) throws -> Void)? {
+        guard let outcome = idempotentOutcome else { return nil }
+        return { db, value in try outcome.record(db, response: response(value)) }
+    }
+}
+

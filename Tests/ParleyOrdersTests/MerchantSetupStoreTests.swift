@@ -1,0 +1,33 @@
+import Logging
+import ParleyOrders
+import ParleyProtos
+import ParleyStore
+import Testing
+
+/// The set-up compiled at start-up from the tables is the one the running
+/// daemon had built in memory from its writes.
+@Suite("Merchant set-up storage")
+struct MerchantSetupStoreTests {
+    @Test("a restarted subsystem compiles the same catalog and configuration from the tables")
+    func reloadMatches() async throws {
+        let database = try ParleyDatabase.inMemory(migrations: OrdersSchema.migrations)
+        let clock = ManualWallClock(startingAt: 1_000)
+        let running = try Orders(database: database, warehouse: nil, clock: clock, logger: Logger(label: "test"))
+        var configuration = NegotiateLiveTests.configuration
+        configuration.merchant = "lamps"
+        _ = try await running.applyConfiguration(configuration)
+        _ = try await running.importCatalog(merchant: "lamps", items: [NegotiateLiveTests.item("lamp", cents: 1_999, grams: 1_200)])
+        _ = try await running.importCatalog(
+            merchant: "lamps",
+            items: [NegotiateLiveTests.item("solvent", cents: 850, grams: 900, hazmat: "3"), NegotiateLiveTests.item("lamp", cents: 2_199, grams: 1_200)]
+        )
+        let restarted = try Orders(database: database, warehouse: nil, clock: clock, logger: Logger(label: "test"))
+        let before = try #require(running.setup(for: "lamps"))
+        let after = try #require(restarted.setup(for: "lamps"))
+        #expect(after.catalog == before.catalog)
+        #expect(after.catalog.items.map(\.sku) == ["lamp", "solvent"])
+        #expect(after.catalog.item(sku: "lamp")?.unitPrice.minorUnits == 2_199)
+        #expect(after.configuration == before.configuration)
+        #expect(restarted.catalogItems(merchant: "lamps", after: "lamp", limit: 10).map(\.sku) == ["solvent"])
+    }
+}
