@@ -214,6 +214,8 @@ let package = Package(
             name: "ParleyOrdersTests",
             dependencies: [
                 "ParleyOrders", "ParleyTesting", "ParleyClient", "ParleyProtos", "ParleyWire", "ParleyPKI", "ParleyStore",
+                "ParleyWarehouse", "ParleyDaemon",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -95,7 +95,13 @@ public final class Daemon: Sendable {
         let warehouse = Warehouse(database: database, configuration: configuration.warehouse, clock: clock, logger: logger)
         self.warehouse = warehouse
         router.register(WarehouseService(warehouse: warehouse))
-        let orders = try Orders(database: database, warehouse: warehouse, clock: clock, logger: logger)
+        let orders = try Orders(
+            database: database,
+            warehouse: warehouse,
+            clock: clock,
+            logger: logger,
+            processor: SimulatedPaymentProcessor(database: database, clock: clock, latency: configuration.paymentLatency)
+        )
         self.orders = orders
         router.register(MerchantService(orders: orders))
         router.register(OrdersService(orders: orders))
@@ -141,6 +147,7 @@ public final class Daemon: Sendable {
         if let metricsEndpoint { services.append(metricsEndpoint) }
         services.append(reloader)
         services.append(WarehouseSweeper(warehouse: warehouse))
+        services.append(OrdersOutbox(orders: orders))
         services.append(server)
         self.group = ServiceGroup(
             configuration: .init(
@@ -153,6 +160,9 @@ public final class Daemon: Sendable {
 
     /// Runs until shut down (a signal or ``shutdown()``).
     public func run() async throws {
+        // Orders left between capture's sub-transactions are finished, and
+        // payment authorizations reconciled, before the first call is served.
+        try await orders.recover()
         try await group.run()
     }
 
@@ -206,6 +216,17 @@ struct WarehouseSweeper: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await warehouse.runSweeper()
+        }
+    }
+}
+
+/// Processes Orders' outbox (post-capture work) while the daemon runs.
+struct OrdersOutbox: Service {
+    let orders: Orders
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await orders.runOutbox()
         }
     }
 }

@@ -26,6 +26,9 @@ public struct DaemonConfiguration: Sendable {
     public var logLevel: Logger.Level
     /// The virtual warehouse's windows and caps.
     public var warehouse: WarehouseConfiguration
+    /// How long the payment processor simulator takes per authorization
+    /// (`--payment-latency-ms`, `orders.payment_latency_ms`; default 0).
+    public var paymentLatency: Duration = .zero
 
     /// The Prometheus and `/healthz` endpoint.
     public struct Metrics: Sendable, Hashable {

@@ -1,16 +1,63 @@
 import ParleyProtos
 import ParleyStore
+import ParleyWarehouse
 
 extension Orders {
     /// The merchant's opinion of an order ("recalculate"): the order as it
-    /// would be accepted, and amendments with their alternatives. Reads no
-    /// table and writes nothing.
-    public nonisolated func negotiate(_ request: Parley_V1_OrderAcceptanceRequest) throws -> Parley_V1_OrderAcceptanceResponse {
+    /// would be accepted, amendments with their alternatives, and a quote id
+    /// for Capture. Writes no order and charges nothing; with the merchant's
+    /// reserve-on-quote, an acceptable order's stock-tracked lines are held
+    /// until the quote lapses. The fraud statistics record it as a quote.
+    public nonisolated func negotiate(_ request: Parley_V1_OrderAcceptanceRequest, agent: String) async throws -> Parley_V1_OrderAcceptanceResponse {
+        let setup = try setup(forRequest: request)
+        let now = clock.nowMilliseconds
+        let controller = OrderAcceptanceController(setup: setup, now: now, cardKey: cardKey)
+        let acceptance = try await controller.evaluate(request, agent: agent, plugins: plugins, isCapture: false)
+        if let subject = acceptance.fraudSubject, setup.isEnabled("fraud_avoidance") {
+            fraud.record(subject, merchant: setup.merchant, outcome: .quoteOnly, at: now)
+        }
+        var response = acceptance.response
+        var token = QuoteToken(
+            agent: agent, merchant: setup.merchant, orderID: request.orderID,
+            linesDigest: QuoteToken.linesDigest(request.lines),
+            expiresAtMilliseconds: now + Int64(setup.quoteSeconds) * 1000,
+            reservationID: "", holds: []
+        )
+        if response.status == .acceptable, setup.reserveOnQuote, let warehouse, !acceptance.holds.isEmpty {
+            let outcome = try await warehouse.reserve(
+                owner: agent,
+                lines: acceptance.holds,
+                holdSeconds: min(setup.quoteSeconds, warehouse.configuration.maxHoldSeconds),
+                reference: "quote:\(request.orderID)"
+            )
+            switch outcome {
+            case .reserved(let record):
+                token.reservationID = record.id
+                token.holds = acceptance.holds
+                token.expiresAtMilliseconds = min(token.expiresAtMilliseconds, record.expiresAtMilliseconds)
+                response.reservationID = record.id
+                response.reservationExpiresAtMs = record.expiresAtMilliseconds
+            case .shortage(let shortages):
+                // The stock went between the check and the hold.
+                var free: [String: Int64] = [:]
+                for shortage in shortages { free[shortage.sku] = shortage.free }
+                response = Self.amended(response, with: InventoryPlugin.shortages(
+                    lines: acceptance.plugins.lines.map { (index: $0.index, sku: $0.item.sku, quantity: $0.quantity, unitPrice: $0.unitPrice.minorUnits) },
+                    free: free, lineCount: request.lines.count, currency: setup.currency
+                ))
+            }
+        }
+        response.quoteID = token.encoded(key: quoteKey)
+        response.quoteExpiresAtMs = token.expiresAtMilliseconds
+        return response
+    }
+
+    /// The set-up of the request's merchant, or NOT_FOUND naming `merchant`.
+    nonisolated func setup(forRequest request: Parley_V1_OrderAcceptanceRequest) throws -> MerchantSetup {
         try Self.validateName(request.merchant, field: "merchant")
         guard let setup = setup(for: request.merchant) else {
             throw OrdersError(code: .notFound, message: "merchant '\(request.merchant)' has no catalog here", field: "merchant")
         }
-        let controller = OrderAcceptanceController(setup: setup, now: clock.nowMilliseconds, cardKey: cardKey)
-        return try controller.evaluate(request)
+        return setup
     }
 }

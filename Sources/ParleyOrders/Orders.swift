@@ -24,17 +24,62 @@ public actor Orders {
     nonisolated let setups: SetupBook
     /// The key of card fingerprints (see `orders_secret`).
     nonisolated let cardKey: SymmetricKey
+    /// The key of quote ids and stored request MACs.
+    nonisolated let quoteKey: SymmetricKey
+    /// The plug-ins, built-in ones first.
+    nonisolated let plugins: PluginRunner
+    /// Rolling fraud statistics of every merchant.
+    nonisolated let fraud: FraudBook
+    nonisolated let processor: any PaymentProcessor
+    /// Wakes the outbox worker after a capture or failure commits.
+    nonisolated let outboxSignal: AsyncStream<Void>.Continuation
+    let outboxWakeups: AsyncStream<Void>
+    /// Captures running now, by order: a concurrent call for the same order joins.
+    var inFlight: [OrderKey: Task<Parley_V1_CaptureResponse, any Error>] = [:]
 
     /// Opens the subsystem over `database` (whose migrations must include
     /// ``OrdersSchema/migrations``) and compiles every stored set-up.
-    public init(database: ParleyDatabase, warehouse: Warehouse?, clock: any WallClock, logger: Logger) throws {
+    ///
+    /// - Parameters:
+    ///   - warehouse: inventory for the `inventory` plug-in (nil: no stock is tracked).
+    ///   - processor: the payment processor (default: the simulator, no latency).
+    ///   - plugins: plug-ins run after the built-in ones at their call-out points.
+    ///   - fraudLimits: the bounds of the rolling fraud statistics.
+    public init(
+        database: ParleyDatabase,
+        warehouse: Warehouse?,
+        clock: any WallClock,
+        logger: Logger,
+        processor: (any PaymentProcessor)? = nil,
+        plugins extra: [any OrderPlugin] = [],
+        fraudLimits: FraudStatistics.Limits = .defaults
+    ) throws {
         self.database = database
         self.warehouse = warehouse
         self.clock = clock
         self.logger = logger
         self.setups = SetupBook()
         self.cardKey = try Self.secret(named: "card_fingerprint_key", in: database)
+        self.quoteKey = try Self.secret(named: "quote_key", in: database)
+        self.processor = processor ?? SimulatedPaymentProcessor(database: database, clock: clock)
+        let fraud = FraudBook(limits: fraudLimits) { [logger] events in
+            // The violation log is written off the reply path.
+            Task {
+                do {
+                    try await database.batchedWriter.write { db in try OrdersStore.insertFraudEvents(db, events) }
+                } catch {
+                    logger.error("fraud events not logged", metadata: ["error": "\(error)", "count": "\(events.count)"])
+                }
+            }
+        }
+        self.fraud = fraud
+        var builtIn: [any OrderPlugin] = []
+        if let warehouse { builtIn.append(InventoryPlugin(warehouse: warehouse)) }
+        builtIn.append(FraudAvoidancePlugin(book: fraud))
+        self.plugins = PluginRunner(plugins: builtIn + extra)
+        (outboxWakeups, outboxSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         try loadSetups()
+        try rebuildFraudStatistics()
     }
 
     /// A 256-bit secret stored in the database, made on first use.

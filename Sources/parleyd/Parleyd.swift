@@ -32,6 +32,8 @@ struct Parleyd: AsyncParsableCommand {
     @Option(name: .customLong("metrics-host"), help: "Address of the metrics endpoint.") var metricsHost: String?
     @Option(name: .customLong("metrics-port"), help: "Port of the metrics endpoint (default 9464).") var metricsPort: Int?
     @Flag(name: .customLong("no-metrics"), help: "Do not serve /metrics and /healthz.") var noMetrics = false
+    @Option(name: .customLong("payment-latency-ms"), help: "Time the payment processor simulator takes per authorization (default 0, at most 60000).")
+    var paymentLatencyMilliseconds: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
     @Flag(help: "Load a demo data set (a merchant with warehouse stock) into an empty database.") var demo = false
 
@@ -96,6 +98,12 @@ struct Parleyd: AsyncParsableCommand {
         if let maxFrameBytes { configuration.server.limits.maxFrameBytes = maxFrameBytes }
         if let maxConcurrentCalls { configuration.server.limits.maxConcurrentCalls = maxConcurrentCalls }
         if let shutdownGraceMilliseconds { configuration.server.timeouts.shutdownGrace = .milliseconds(shutdownGraceMilliseconds) }
+        if let paymentLatencyMilliseconds {
+            guard (0...60_000).contains(paymentLatencyMilliseconds) else {
+                throw ValidationError("--payment-latency-ms: 0 to 60000")
+            }
+            configuration.paymentLatency = .milliseconds(paymentLatencyMilliseconds)
+        }
         if let metricsHost { configuration.metrics.host = metricsHost }
         if let metricsPort { configuration.metrics.port = metricsPort }
         if noMetrics { configuration.metrics.enabled = false }

@@ -1,13 +1,16 @@
 import Crypto
 import ParleyProtos
+import ParleyWarehouse
 
 /// The order acceptance controller (seed 002, FIG. 2): the fixed steps —
 /// item check, coupons, address check, shipping, tax, payment check — run
 /// over one merchant's compiled set-up, producing the order as the merchant
 /// would accept it and the amendments, each with its menu of alternatives.
 ///
-/// Pure: it reads only the request, the set-up and the time, so the same
-/// request gives the same response, and Negotiate never writes anything.
+/// The steps are pure: they read only the request, the set-up and the time.
+/// Plug-ins are called out to after the item check and after the payment
+/// check (``CallOutPoint``); they may read state (stock, fraud statistics).
+/// Negotiate never writes an order or charges anything.
 /// Malformed input (what no amendment could fix: a missing order id, a
 /// negative quantity, an unknown SKU, a card number that is not one, another
 /// currency) throws an ``OrdersError`` naming the field.
@@ -21,7 +24,28 @@ struct OrderAcceptanceController {
     static let maxLines = 100
     static let maxChoices = 10
 
-    func evaluate(_ request: Parley_V1_OrderAcceptanceRequest) throws(OrdersError) -> Parley_V1_OrderAcceptanceResponse {
+    /// The evaluation: the response, and what Capture needs beyond it.
+    struct Acceptance: Sendable {
+        var response: Parley_V1_OrderAcceptanceResponse
+        /// Stock-tracked lines to hold (from the inventory plug-in).
+        var holds: [ReservationLineRequest]
+        /// The chosen instrument and its index in the request.
+        var payment: PaymentInstrument?
+        var paymentIndex: Int?
+        var total: Money
+        /// The facts fraud statistics record (nil without a total).
+        var fraudSubject: FraudSubject?
+        var plugins: PluginContext
+    }
+
+    /// Evaluates `request` for `agent`, calling out to `plugins`.
+    func evaluate(
+        _ request: Parley_V1_OrderAcceptanceRequest,
+        agent: String,
+        plugins: PluginRunner,
+        isCapture: Bool,
+        quotedHolds: [ReservationLineRequest] = []
+    ) async throws(OrdersError) -> Acceptance {
         try validate(request)
         let currency = setup.currency
         var amendments: [Amendment] = []
@@ -37,6 +61,12 @@ struct OrderAcceptanceController {
         let items = ItemCheck.run(lines: lines, catalog: setup.catalog)
         amendments += items.amendments
         let priced = items.lines
+        var context = PluginContext(
+            agent: agent, setup: setup, request: request, lines: priced, total: nil, payment: nil,
+            now: now, isCapture: isCapture, quotedHolds: quotedHolds
+        )
+        let afterItems = await plugins.run(.afterItemCheck, context)
+        amendments += afterItems.amendments
 
         // Special offers: free items and "buy C too?" suggestions.
         var freeGrants: [FreeItemGrant] = []
@@ -118,6 +148,10 @@ struct OrderAcceptanceController {
             path: "payments"
         )
         amendments += payment.amendments
+        context.total = total
+        context.payment = payment.chosen
+        let afterPayment = await plugins.run(.afterPaymentCheck, context)
+        amendments += afterPayment.amendments
 
         // The response: the order as amended, and the verdict.
         var response = Parley_V1_OrderAcceptanceResponse()
@@ -168,7 +202,15 @@ struct OrderAcceptanceController {
         response.shippingExplanation = shipping.explanation
         response.amendments = amendments.map(Self.wire)
         response.status = Self.status(amendments)
-        return response
+        return Acceptance(
+            response: response,
+            holds: afterItems.holds + afterPayment.holds,
+            payment: payment.chosen,
+            paymentIndex: payment.chosenIndex,
+            total: total,
+            fraudSubject: FraudSubject(context),
+            plugins: context
+        )
     }
 
     /// ACCEPTABLE with no blocking amendment; REJECTED when a blocking one

@@ -35,6 +35,9 @@ public struct Amendment: Sendable, Hashable {
         public static let freeItemAdded = Code(rawValue: "FREE_ITEM_ADDED")
         /// Not enough inventory for the quantity.
         public static let inventoryShort = Code(rawValue: "INVENTORY_SHORT")
+        /// A plug-in failed or did not answer in time: a notice when it fails
+        /// open, blocking (without alternatives) when it fails closed.
+        public static let pluginFailed = Code(rawValue: "PLUGIN_FAILED")
 
         // Coupons.
         /// The coupon is malformed, its signature does not verify, or its issuer is not registered.

@@ -5,6 +5,8 @@ extension OrdersError.Code {
     public static let notFound = OrdersError.Code(rawValue: "NOT_FOUND")
     /// The caller may not act for that merchant.
     public static let permissionDenied = OrdersError.Code(rawValue: "PERMISSION_DENIED")
+    /// The order id was used for another request.
+    public static let failedPrecondition = OrdersError.Code(rawValue: "FAILED_PRECONDITION")
 }
 
 extension OrdersError: RPCErrorConvertible {
@@ -15,6 +17,7 @@ extension OrdersError: RPCErrorConvertible {
             switch self.code {
             case .notFound: .notFound
             case .permissionDenied: .permissionDenied
+            case .failedPrecondition: .failedPrecondition
             case .overflow: .outOfRange
             default: .invalidArgument
             }

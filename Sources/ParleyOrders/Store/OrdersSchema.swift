@@ -33,6 +33,92 @@ public enum OrdersSchema {
                     value BLOB NOT NULL
                 ) WITHOUT ROWID;
                 """)
-        }
+        },
+        StoreMigration("orders.v2.capture") { db in
+            try db.execute(sql: """
+                -- One row per captured (or attempted) order, keyed by the agent's
+                -- order id. request: the request with card numbers removed;
+                -- request_mac: HMAC of the whole request (same order id +
+                -- different request is refused); acceptance: the evaluation
+                -- Capture ran; detail: the parley.v1.Order as last written.
+                CREATE TABLE orders_order (
+                    agent TEXT NOT NULL,
+                    order_id TEXT NOT NULL,
+                    merchant TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('PENDING', 'AUTHORIZED', 'CAPTURED', 'FAILED')),
+                    request_mac BLOB NOT NULL,
+                    request BLOB NOT NULL,
+                    acceptance BLOB NOT NULL,
+                    detail BLOB NOT NULL,
+                    amount_minor INTEGER NOT NULL,
+                    currency TEXT NOT NULL,
+                    card_fingerprint TEXT NOT NULL DEFAULT '',
+                    reservation_id TEXT NOT NULL DEFAULT '',
+                    authorization_id TEXT NOT NULL DEFAULT '',
+                    created_at_ms INTEGER NOT NULL,
+                    updated_at_ms INTEGER NOT NULL,
+                    PRIMARY KEY (agent, order_id)
+                );
+                CREATE INDEX orders_order_agent_recent ON orders_order (agent, created_at_ms);
+                CREATE INDEX orders_order_merchant_recent ON orders_order (merchant, created_at_ms);
+                CREATE INDEX orders_order_open ON orders_order (state) WHERE state IN ('PENDING', 'AUTHORIZED');
+                CREATE INDEX orders_order_authorization ON orders_order (authorization_id) WHERE authorization_id != '';
+
+                -- A coupon serial is redeemed once per merchant: the unique
+                -- key is the single-use rule.
+                CREATE TABLE orders_coupon_redemption (
+                    merchant TEXT NOT NULL,
+                    serial TEXT NOT NULL,
+                    agent TEXT NOT NULL,
+                    order_id TEXT NOT NULL,
+                    redeemed_at_ms INTEGER NOT NULL,
+                    PRIMARY KEY (merchant, serial)
+                ) WITHOUT ROWID;
+
+                -- Post-capture work, written with the order's last
+                -- sub-transaction and processed after the reply.
+                CREATE TABLE orders_outbox (
+                    id INTEGER PRIMARY KEY,
+                    kind TEXT NOT NULL CHECK (kind IN ('captured', 'failed')),
+                    agent TEXT NOT NULL,
+                    order_id TEXT NOT NULL,
+                    created_at_ms INTEGER NOT NULL,
+                    done_at_ms INTEGER
+                );
+                CREATE INDEX orders_outbox_pending ON orders_outbox (id) WHERE done_at_ms IS NULL;
+
+                -- The fraud avoidance violation log.
+                CREATE TABLE orders_fraud_event (
+                    id INTEGER PRIMARY KEY,
+                    merchant TEXT NOT NULL,
+                    agent TEXT NOT NULL,
+                    order_id TEXT NOT NULL,
+                    rule_id TEXT NOT NULL,
+                    key_kind TEXT NOT NULL,
+                    key_value TEXT NOT NULL,
+                    observed INTEGER NOT NULL,
+                    limit_value INTEGER NOT NULL,
+                    action TEXT NOT NULL,
+                    at_ms INTEGER NOT NULL
+                );
+                CREATE INDEX orders_fraud_event_merchant ON orders_fraud_event (merchant, id);
+
+                -- The payment processor simulator's own ledger (an external
+                -- processor keeps one like it; reconciliation compares them).
+                CREATE TABLE payments_authorization (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    key TEXT NOT NULL UNIQUE,
+                    merchant TEXT NOT NULL,
+                    amount_minor INTEGER NOT NULL,
+                    currency TEXT NOT NULL,
+                    instrument TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('AUTHORIZED', 'DECLINED', 'CAPTURED', 'VOIDED')),
+                    decline_code TEXT NOT NULL,
+                    created_at_ms INTEGER NOT NULL,
+                    updated_at_ms INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX payments_authorization_open ON payments_authorization (created_at_ms) WHERE state = 'AUTHORIZED';
+                """)
+        },
     ]
 }

@@ -1,0 +1,188 @@
+import Foundation
+import GRDB
+import ParleyStore
+
+/// What is asked of a payment processor: authorize `amount` on an instrument,
+/// once per idempotency key.
+public struct AuthorizationRequest: Sendable {
+    /// One per order (`<agent>/<order id>`): a retry gets the first answer.
+    public var key: String
+    public var merchant: String
+    public var amount: Money
+    public var kind: PaymentKind
+    /// The card number for a card (handed to the processor, never stored by
+    /// Orders), the instrument's number otherwise.
+    public var instrument: String
+    /// What may be stored and shown: `visa ••••4242`.
+    public var maskedReference: String
+}
+
+/// A processor's record of one authorization.
+public struct AuthorizationRecord: Sendable, Hashable {
+    public enum State: String, Sendable, Hashable {
+        case authorized = "AUTHORIZED"
+        case declined = "DECLINED"
+        /// Authorized, then captured (the money moves).
+        case captured = "CAPTURED"
+        /// Authorized, then voided (the hold on the funds is lifted).
+        case voided = "VOIDED"
+    }
+
+    public var id: String
+    public var key: String
+    public var merchant: String
+    public var amount: Money
+    public var state: State
+    /// For a decline: `CARD_DECLINED`, `INSUFFICIENT_FUNDS`.
+    public var declineCode: String
+}
+
+/// The processor is down or answered with an error; the authorization may be retried.
+public struct PaymentProcessorError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// A payment processor (DESIGN §4): authorizations are idempotent per key,
+/// and the processor can be asked what it did for a key, so that an order
+/// interrupted between its sub-transactions can be reconciled.
+public protocol PaymentProcessor: Sendable {
+    /// Authorizes, or returns what an earlier call with the same key did.
+    /// Throws ``PaymentProcessorError`` when it could not decide.
+    func authorize(_ request: AuthorizationRequest) async throws -> AuthorizationRecord
+    /// What was done for `key`, if anything.
+    func authorization(key: String) async throws -> AuthorizationRecord?
+    /// Captures the authorizations of `keys` (those still AUTHORIZED).
+    func capture(keys: [String]) async throws
+    /// Voids the authorization of `key`, if it is still AUTHORIZED.
+    func void(key: String) async throws
+    /// Authorizations neither captured nor voided, oldest first.
+    func openAuthorizations(limit: Int) async throws -> [AuthorizationRecord]
+}
+
+/// The built-in payment processor simulator. It keeps its own ledger
+/// (`payments_authorization`, written through the database's group commit as
+/// an external processor would keep its own) and decides by test card:
+///
+/// | card number        | answer                              |
+/// |--------------------|-------------------------------------|
+/// | 4000000000000002   | declined, `CARD_DECLINED`           |
+/// | 4000000000009995   | declined, `INSUFFICIENT_FUNDS`      |
+/// | 4000000000000119   | processor error (nothing recorded)  |
+/// | any other valid card | authorized                       |
+///
+/// Gift certificates, prepaid accounts and purchase orders are authorized,
+/// except a reference starting with `DECLINE`. Every call waits `latency`
+/// first (0 by default; `parleyd --payment-latency-ms`).
+public struct SimulatedPaymentProcessor: PaymentProcessor {
+    let database: ParleyDatabase
+    let clock: any WallClock
+    let latency: Duration
+
+    public static let declinedCard = "4000000000000002"
+    public static let insufficientFundsCard = "4000000000009995"
+    public static let processorErrorCard = "4000000000000119"
+
+    public init(database: ParleyDatabase, clock: any WallClock, latency: Duration = .zero) {
+        self.database = database
+        self.clock = clock
+        self.latency = latency
+    }
+
+    public func authorize(_ request: AuthorizationRequest) async throws -> AuthorizationRecord {
+        if latency > .zero { try await Task.sleep(for: latency) }
+        var declineCode = ""
+        switch (request.kind, request.instrument) {
+        case (.card, Self.processorErrorCard):
+            throw PaymentProcessorError(message: "the simulated processor answered with an error (test card \(Self.processorErrorCard))")
+        case (.card, Self.declinedCard): declineCode = "CARD_DECLINED"
+        case (.card, Self.insufficientFundsCard): declineCode = "INSUFFICIENT_FUNDS"
+        case (.card, _): break
+        case (_, let reference) where reference.hasPrefix("DECLINE"): declineCode = "CARD_DECLINED"
+        default: break
+        }
+        let declined = declineCode
+        let random = (0..<8).map { _ in UInt8.random(in: 0...255) }
+        let clock = self.clock
+        return try await database.batchedWriter.write { db -> AuthorizationRecord in
+            if let existing = try Self.record(db, key: request.key) { return existing }
+            let id = "auth_" + random.map { String(format: "%02x", $0) }.joined()
+            let state: AuthorizationRecord.State = declined.isEmpty ? .authorized : .declined
+            try db.executeDirect(
+                sql: """
+                    INSERT INTO payments_authorization
+                        (id, key, merchant, amount_minor, currency, instrument, state, decline_code, created_at_ms, updated_at_ms)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                    """
+            ) { binder in
+                binder.bind(id)
+                binder.bind(request.key)
+                binder.bind(request.merchant)
+                binder.bind(request.amount.minorUnits)
+                binder.bind(request.amount.currency.rawValue)
+                binder.bind(request.maskedReference)
+                binder.bind(state.rawValue)
+                binder.bind(declined)
+                binder.bind(clock.nowMilliseconds)
+            }
+            return AuthorizationRecord(id: id, key: request.key, merchant: request.merchant, amount: request.amount, state: state, declineCode: declined)
+        }
+    }
+
+    public func authorization(key: String) async throws -> AuthorizationRecord? {
+        try await database.writer.read { db in try Self.record(db, key: key) }
+    }
+
+    public func capture(keys: [String]) async throws {
+        try await settle(keys: keys, to: .captured)
+    }
+
+    public func void(key: String) async throws {
+        try await settle(keys: [key], to: .voided)
+    }
+
+    private func settle(keys: [String], to state: AuthorizationRecord.State) async throws {
+        guard !keys.isEmpty else { return }
+        let now = clock.nowMilliseconds
+        try await database.batchedWriter.write { db in
+            for key in keys {
+                try db.executeDirect(
+                    sql: "UPDATE payments_authorization SET state = ?1, updated_at_ms = ?2 WHERE key = ?3 AND state = 'AUTHORIZED'"
+                ) { binder in
+                    binder.bind(state.rawValue)
+                    binder.bind(now)
+                    binder.bind(key)
+                }
+            }
+        }
+    }
+
+    public func openAuthorizations(limit: Int) async throws -> [AuthorizationRecord] {
+        try await database.writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, key, merchant, amount_minor, currency, state, decline_code FROM payments_authorization
+                    WHERE state = 'AUTHORIZED' ORDER BY created_at_ms LIMIT ?
+                    """,
+                arguments: [limit]
+            ).compactMap(Self.record)
+        }
+    }
+
+    static func record(_ db: Database, key: String) throws -> AuthorizationRecord? {
+        try Row.fetchOne(
+            cached: db,
+            sql: "SELECT id, key, merchant, amount_minor, currency, state, decline_code FROM payments_authorization WHERE key = ?",
+            arguments: [key]
+        ).flatMap(record)
+    }
+
+    static func record(_ row: Row) -> AuthorizationRecord? {
+        guard let currency = CurrencyCode(rawValue: row[4]), let state = AuthorizationRecord.State(rawValue: row[5]) else { return nil }
+        return AuthorizationRecord(
+            id: row[0], key: row[1], merchant: row[2], amount: Money(minorUnits: row[3], currency: currency),
+            state: state, declineCode: row[6]
+        )
+    }
+}

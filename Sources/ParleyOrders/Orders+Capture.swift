@@ -1,0 +1,404 @@
+import Crypto
+import Foundation
+import GRDB
+import Logging
+import ParleyProtos
+import ParleyStore
+import ParleyWarehouse
+import SwiftProtobuf
+
+/// Capture ("buy now", seed 002): acceptance again, then three
+/// sub-transactions, each committed on its own so that an interruption
+/// leaves the order in a state start-up recovery can finish:
+///
+/// 1. pre-authorization plug-ins; the order written PENDING with its
+///    inventory hold and coupon redemptions (one transaction);
+/// 2. payment authorized by the processor, the order AUTHORIZED (or FAILED);
+/// 3. final-check plug-ins; the hold confirmed, the order CAPTURED and its
+///    post-capture work queued in the outbox (one transaction) — or, on a
+///    refusal, the hold released, the authorization voided, the order FAILED.
+extension Orders {
+    /// The warehouse's view of Orders acting for an agent.
+    static let system = WarehouseCaller(principal: "orders", kinds: [.system])
+
+    /// Captures `request` for `agent`. Same order id and same request: the
+    /// first outcome, never a second charge; same order id and another request:
+    /// FAILED_PRECONDITION. Concurrent calls for one order share one run.
+    public func capture(_ request: Parley_V1_OrderAcceptanceRequest, agent: String) async throws -> Parley_V1_CaptureResponse {
+        let key = OrderKey(agent: agent, orderID: request.orderID)
+        if let running = inFlight[key] {
+            let response = try await running.value
+            // The same request joins the run; another one is refused as a repeat would be.
+            guard try storedMAC(key) == requestMAC(request) else { throw Self.differentRequest(key) }
+            return response
+        }
+        let task = Task { try await self.runCapture(request, agent: agent) }
+        inFlight[key] = task
+        defer { inFlight[key] = nil }
+        return try await task.value
+    }
+
+    nonisolated func runCapture(_ request: Parley_V1_OrderAcceptanceRequest, agent: String) async throws -> Parley_V1_CaptureResponse {
+        var request = request
+        request.approval = .captureIfAcceptable
+        let setup = try setup(forRequest: request)
+        let key = OrderKey(agent: agent, orderID: request.orderID)
+        let mac = requestMAC(request)
+        if let stored = try await storedOrder(key) {
+            guard stored.mac == mac else { throw Self.differentRequest(key) }
+            if stored.order.state == .captured || stored.order.state == .failed {
+                return Self.response(stored.acceptance, stored.order)
+            }
+            // Left between sub-transactions by another run: finish it.
+            return Self.response(stored.acceptance, try await resume(stored))
+        }
+
+        // The quote, if it still stands for this order.
+        let now = clock.nowMilliseconds
+        var quote: QuoteToken?
+        if !request.quoteID.isEmpty {
+            guard let token = QuoteToken.decode(request.quoteID, key: quoteKey) else {
+                throw OrdersError.invalid("quote_id", "not a quote of this server")
+            }
+            guard token.agent == agent, token.merchant == setup.merchant, token.orderID == request.orderID else {
+                throw OrdersError.invalid("quote_id", "the quote is for another order")
+            }
+            if token.expiresAtMilliseconds > now, token.linesDigest == QuoteToken.linesDigest(request.lines) { quote = token }
+        }
+
+        let controller = OrderAcceptanceController(setup: setup, now: now, cardKey: cardKey)
+        var acceptance = try await controller.evaluate(
+            request, agent: agent, plugins: plugins, isCapture: true, quotedHolds: quote?.holds ?? []
+        )
+        var response = acceptance.response
+        if response.status == .acceptable {
+            let pre = await plugins.run(.preAuthorization, acceptance.plugins)
+            if !pre.amendments.isEmpty { response = Self.amended(response, with: pre.amendments) }
+            acceptance.holds += pre.holds
+        }
+        guard response.status == .acceptable, let payment = acceptance.payment, let paymentIndex = acceptance.paymentIndex else {
+            recordFraud(acceptance, outcome: .rejected, at: now)
+            return Self.response(response, nil)
+        }
+        acceptance.response = response
+
+        // Sub-transaction 1: the order, its hold and its coupon redemptions.
+        var order = Parley_V1_Order()
+        order.orderID = request.orderID
+        order.agent = agent
+        order.merchant = setup.merchant
+        order.state = .pending
+        order.order = response.order
+        order.buyer = request.buyer
+        order.shippingAddress = request.shippingAddress
+        order.createdAtMs = now
+        order.updatedAtMs = now
+        let row = OrderRow(
+            key: key, merchant: setup.merchant, mac: mac, request: Self.withoutCardNumbers(request),
+            acceptance: response, fingerprint: payment.card?.fingerprint ?? "", total: acceptance.total
+        )
+        do {
+            order = try await writePending(order, row: row, holds: acceptance.holds, quote: quote)
+        } catch let refusal as AcceptanceRefusal {
+            recordFraud(acceptance, outcome: .rejected, at: now)
+            return Self.response(Self.amended(response, with: refusal.amendments), nil)
+        }
+
+        // Sub-transaction 2: payment authorization.
+        let wire = request.payments[paymentIndex]
+        let authorization = AuthorizationRequest(
+            key: key.processorKey,
+            merchant: setup.merchant,
+            amount: acceptance.total,
+            kind: payment.kind,
+            instrument: payment.kind == .card ? wire.cardNumber.filter(\.isNumber) : wire.reference,
+            maskedReference: payment.reference
+        )
+        order = try await authorize(order, authorization)
+        guard order.state == .authorized else {
+            recordFraud(acceptance, outcome: .rejected, at: now)
+            return Self.response(response, order)
+        }
+
+        // Sub-transaction 3: final checks, then capture.
+        let final = await plugins.run(.finalCheck, acceptance.plugins)
+        if final.amendments.hasBlocking {
+            let reasons = final.amendments.filter(\.isBlocking).map(\.message).joined(separator: "; ")
+            order = try await fail(order, code: "FINAL_CHECK_REFUSED", message: reasons, void: true)
+            recordFraud(acceptance, outcome: .rejected, at: now)
+            return Self.response(Self.amended(response, with: final.amendments), order)
+        }
+        order = try await finishCapture(order)
+        recordFraud(acceptance, outcome: order.state == .captured ? .accepted : .rejected, at: now)
+        return Self.response(response, order)
+    }
+
+    // MARK: Sub-transactions
+
+    /// Sub-transaction 1. Throws ``AcceptanceRefusal`` when stock or a coupon
+    /// went between the acceptance check and the write (nothing is written).
+    nonisolated func writePending(
+        _ order: Parley_V1_Order,
+        row: OrderRow,
+        holds: [ReservationLineRequest],
+        quote: QuoteToken?
+    ) async throws -> Parley_V1_Order {
+        var order = order
+        let pending = order
+        let coupons = Array(order.order.couponsApplied.enumerated())
+        let insert: @Sendable (Database, String) throws -> Void = { db, reservationID in
+            var written = pending
+            written.reservationID = reservationID
+            try OrdersStore.insert(db, row, detail: written)
+            for (index, serial) in coupons {
+                let changed = try db.executeDirect(
+                    sql: """
+                        INSERT INTO orders_coupon_redemption (merchant, serial, agent, order_id, redeemed_at_ms)
+                        VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                        """
+                ) { binder in
+                    binder.bind(row.merchant)
+                    binder.bind(serial)
+                    binder.bind(row.key.agent)
+                    binder.bind(row.key.orderID)
+                    binder.bind(pending.createdAtMs)
+                }
+                guard changed == 1 else {
+                    throw AcceptanceRefusal(amendments: [
+                        Amendment(
+                            path: "coupons[\(index)]",
+                            code: .couponRedeemed,
+                            message: "coupon \(serial) has already been redeemed",
+                            alternatives: [
+                                Amendment.Alternative(
+                                    description: "remove the coupon",
+                                    replacements: [Amendment.Replacement(path: "coupons[\(index)]", value: .remove)],
+                                    priceDifference: Money(minorUnits: -pending.order.discount.minorUnits, currency: row.total.currency)
+                                )
+                            ]
+                        )
+                    ])
+                }
+            }
+        }
+        guard let warehouse, !holds.isEmpty else {
+            try await database.batchedWriter.write { db in try insert(db, "") }
+            return order
+        }
+        let holdSeconds = min(Self.captureHoldSeconds, warehouse.configuration.maxHoldSeconds)
+        if let quote, !quote.reservationID.isEmpty {
+            do {
+                let record = try await warehouse.extend(id: quote.reservationID, holdSeconds: holdSeconds, caller: Self.system) { db, record in
+                    try insert(db, record.id)
+                }
+                order.reservationID = record.id
+                return order
+            } catch let error as WarehouseError {
+                // The quote's hold lapsed or was settled: hold anew below.
+                logger.debug("quote reservation not usable", metadata: ["reservation": "\(quote.reservationID)", "reason": "\(error)"])
+            }
+        }
+        let outcome = try await warehouse.reserve(
+            owner: row.key.agent, lines: holds, holdSeconds: holdSeconds, reference: "order:\(row.key.orderID)"
+        ) { db, record in
+            try insert(db, record.id)
+        }
+        switch outcome {
+        case .reserved(let record):
+            order.reservationID = record.id
+            return order
+        case .shortage(let shortages):
+            var free: [String: Int64] = [:]
+            for shortage in shortages { free[shortage.sku] = shortage.free }
+            let lines = row.acceptance.order.lines.enumerated().filter { !$0.element.free }
+            throw AcceptanceRefusal(amendments: InventoryPlugin.shortages(
+                lines: lines.map { (index: $0.offset, sku: $0.element.sku, quantity: $0.element.quantity, unitPrice: $0.element.unitPrice.minorUnits) },
+                free: free, lineCount: row.request.lines.count, currency: row.total.currency
+            ))
+        }
+    }
+
+    /// Sub-transaction 2: authorize (retrying a processor error twice), then
+    /// record the outcome: AUTHORIZED, or FAILED with the decline.
+    nonisolated func authorize(_ order: Parley_V1_Order, _ request: AuthorizationRequest) async throws -> Parley_V1_Order {
+        var lastError: any Error = PaymentProcessorError(message: "no attempt")
+        for attempt in 0..<3 {
+            if attempt > 0 { try? await Task.sleep(for: .milliseconds(attempt * 50)) }
+            do {
+                let record = try await processor.authorize(request)
+                return try await recordAuthorization(order, record)
+            } catch let error as PaymentProcessorError {
+                lastError = error
+            }
+        }
+        return try await fail(order, code: "PROCESSOR_UNAVAILABLE", message: "payment could not be authorized: \(lastError)", void: true)
+    }
+
+    nonisolated func recordAuthorization(_ order: Parley_V1_Order, _ record: AuthorizationRecord) async throws -> Parley_V1_Order {
+        switch record.state {
+        case .declined:
+            return try await fail(order, code: record.declineCode, message: "the payment processor declined the payment (\(record.declineCode))", void: false)
+        case .voided:
+            return try await fail(order, code: "AUTHORIZATION_VOIDED", message: "the authorization was voided", void: false)
+        case .authorized, .captured:
+            var order = order
+            order.state = .authorized
+            order.authorizationID = record.id
+            order.updatedAtMs = clock.nowMilliseconds
+            let updated = order
+            try await database.batchedWriter.write { db in try OrdersStore.update(db, updated) }
+            return order
+        }
+    }
+
+    /// Sub-transaction 3's capture: the hold confirmed, the order CAPTURED,
+    /// the outbox entry written, together. A hold that lapsed meanwhile fails the order.
+    nonisolated func finishCapture(_ order: Parley_V1_Order) async throws -> Parley_V1_Order {
+        var order = order
+        order.state = .captured
+        order.updatedAtMs = clock.nowMilliseconds
+        let captured = order
+        let write: @Sendable (Database) throws -> Void = { db in
+            try OrdersStore.update(db, captured)
+            try OrdersStore.enqueue(db, kind: "captured", captured)
+        }
+        if let warehouse, !order.reservationID.isEmpty {
+            do {
+                _ = try await warehouse.confirm(id: order.reservationID, caller: Self.system) { db, _ in try write(db) }
+            } catch let error as WarehouseError {
+                var pending = order
+                pending.state = .authorized
+                return try await fail(pending, code: "INVENTORY_LAPSED", message: "the inventory hold could not be confirmed: \(error)", void: true)
+            }
+        } else {
+            try await database.batchedWriter.write { db in try write(db) }
+        }
+        outboxSignal.yield()
+        return order
+    }
+
+    /// The order FAILED with `code`: its hold released and its coupon
+    /// redemptions dropped in the same transaction, its authorization voided
+    /// (after the commit) when `void`.
+    nonisolated func fail(_ order: Parley_V1_Order, code: String, message: String, void: Bool) async throws -> Parley_V1_Order {
+        var order = order
+        order.state = .failed
+        order.failureCode = code
+        order.failureMessage = message
+        order.updatedAtMs = clock.nowMilliseconds
+        let failed = order
+        let write: @Sendable (Database) throws -> Void = { db in
+            try OrdersStore.update(db, failed)
+            try db.executeDirect(sql: "DELETE FROM orders_coupon_redemption WHERE agent = ? AND order_id = ?") { binder in
+                binder.bind(failed.agent)
+                binder.bind(failed.orderID)
+            }
+            try OrdersStore.enqueue(db, kind: "failed", failed)
+        }
+        var written = false
+        if let warehouse, !order.reservationID.isEmpty {
+            do {
+                _ = try await warehouse.release(id: order.reservationID, caller: Self.system) { db, _ in try write(db) }
+                written = true
+            } catch is WarehouseError {
+                // Already expired or settled: nothing left to release.
+            }
+        }
+        if !written { try await database.batchedWriter.write { db in try write(db) } }
+        if void {
+            let key = OrderKey(agent: order.agent, orderID: order.orderID).processorKey
+            do { try await processor.void(key: key) } catch { logger.warning("void failed; reconciliation will retry", metadata: ["order": "\(key)"]) }
+        }
+        outboxSignal.yield()
+        return order
+    }
+
+    /// Finishes an order left PENDING or AUTHORIZED (start-up recovery, or a
+    /// retry that finds one): an authorization the processor made is
+    /// captured; a PENDING order without one fails (the card number is not
+    /// kept, so payment cannot be asked for again — nothing was charged).
+    nonisolated func resume(_ stored: StoredOrder) async throws -> Parley_V1_Order {
+        var order = stored.order
+        if order.state == .pending {
+            guard let record = try await processor.authorization(key: stored.key.processorKey) else {
+                return try await fail(order, code: "INTERRUPTED", message: "the order was interrupted before payment was authorized; nothing was charged", void: false)
+            }
+            order = try await recordAuthorization(order, record)
+        }
+        guard order.state == .authorized else { return order }
+        return try await finishCapture(order)
+    }
+
+    // MARK: Helpers
+
+    /// How long a capture's inventory hold lasts at most (it is confirmed or
+    /// released within the capture; the window only matters across a crash).
+    static let captureHoldSeconds: UInt32 = 3600
+
+    static func differentRequest(_ key: OrderKey) -> OrdersError {
+        OrdersError(
+            code: .failedPrecondition,
+            message: "order '\(key.orderID)' was already captured with a different request; use a new order id",
+            field: "order_id"
+        )
+    }
+
+    /// HMAC of the request as captured (approval fixed), under the quote key.
+    nonisolated func requestMAC(_ request: Parley_V1_OrderAcceptanceRequest) -> Data {
+        var request = request
+        request.approval = .captureIfAcceptable
+        let bytes: [UInt8] = (try? request.serializedBytes()) ?? []
+        return Data(HMAC<SHA256>.authenticationCode(for: bytes, using: quoteKey))
+    }
+
+    nonisolated func storedMAC(_ key: OrderKey) throws -> Data? {
+        try database.writer.read { db in
+            try Data.fetchOne(cached: db, sql: "SELECT request_mac FROM orders_order WHERE agent = ? AND order_id = ?", arguments: [key.agent, key.orderID])
+        }
+    }
+
+    nonisolated func storedOrder(_ key: OrderKey) async throws -> StoredOrder? {
+        try await database.writer.read { db in try OrdersStore.order(db, key) }
+    }
+
+    nonisolated func recordFraud(_ acceptance: OrderAcceptanceController.Acceptance, outcome: FraudOutcome, at: Int64) {
+        guard let subject = acceptance.fraudSubject, acceptance.plugins.setup.isEnabled("fraud_avoidance") else { return }
+        fraud.record(subject, merchant: acceptance.plugins.setup.merchant, outcome: outcome, at: at)
+    }
+
+    /// The request as stored: card numbers removed (only the order's masked reference is kept).
+    static func withoutCardNumbers(_ request: Parley_V1_OrderAcceptanceRequest) -> Parley_V1_OrderAcceptanceRequest {
+        var request = request
+        for index in request.payments.indices { request.payments[index].cardNumber = "" }
+        return request
+    }
+
+    /// `response` with more amendments, its status recomputed.
+    static func amended(_ response: Parley_V1_OrderAcceptanceResponse, with amendments: [Amendment]) -> Parley_V1_OrderAcceptanceResponse {
+        var response = response
+        response.amendments += amendments.map(OrderAcceptanceController.wire)
+        let blocking = response.amendments.filter(\.blocking)
+        response.status = blocking.isEmpty ? .acceptable : blocking.contains { $0.alternatives.isEmpty } ? .rejected : .amendments
+        return response
+    }
+
+    static func response(_ acceptance: Parley_V1_OrderAcceptanceResponse, _ order: Parley_V1_Order?) -> Parley_V1_CaptureResponse {
+        var response = Parley_V1_CaptureResponse()
+        response.acceptance = acceptance
+        if let order { response.order = order }
+        return response
+    }
+}
+
+/// An order's identity: order ids are chosen by agents, unique per agent.
+struct OrderKey: Hashable, Sendable {
+    var agent: String
+    var orderID: String
+    /// The processor's idempotency key for the order's authorization.
+    var processorKey: String { "\(agent)/\(orderID)" }
+}
+
+/// Stock or a coupon went between the acceptance check and the write.
+struct AcceptanceRefusal: Error {
+    var amendments: [Amendment]
+}

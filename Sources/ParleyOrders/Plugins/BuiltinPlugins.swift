@@ -1,0 +1,175 @@
+import ParleyProtos
+import ParleyWarehouse
+import Synchronization
+
+/// The inventory plug-in: the lines' stock in the Warehouse. A SKU the
+/// warehouse does not know is not stock-tracked and is left alone; a line
+/// wanting more than is free gets `INVENTORY_SHORT` with "take what is free"
+/// and "remove the line" as its menu. Its stock-tracked lines are the order's
+/// holds (reserved on quote when the merchant asks for it, and at capture).
+struct InventoryPlugin: OrderPlugin {
+    let warehouse: Warehouse
+    var name: String { "inventory" }
+    var point: CallOutPoint { .afterItemCheck }
+    var interests: Set<PluginInterest> { [.always] }
+    var defaultTimeoutMilliseconds: UInt32 { 200 }
+    var defaultFailOpen: Bool { false }
+
+    func run(_ context: PluginContext) async throws -> PluginResult {
+        guard !context.lines.isEmpty else { return PluginResult() }
+        let merchant = context.setup.merchant
+        var wanted: [String: Int64] = [:]
+        var order: [String] = []
+        for line in context.lines {
+            if wanted[line.item.sku] == nil { order.append(line.item.sku) }
+            wanted[line.item.sku, default: 0] += line.quantity
+        }
+        let stock = try await warehouse.availability(order.map { (merchant: merchant, sku: $0) })
+        var quoted: [String: Int64] = [:]
+        for hold in context.quotedHolds where hold.merchant == merchant { quoted[hold.sku, default: 0] += hold.quantity }
+        let free = Dictionary(uniqueKeysWithValues: stock.filter(\.known).map { ($0.sku, $0.free + quoted[$0.sku, default: 0]) })
+        let tracked = context.lines.filter { free[$0.item.sku] != nil }
+        return PluginResult(
+            amendments: Self.shortages(
+                lines: tracked.map { (index: $0.index, sku: $0.item.sku, quantity: $0.quantity, unitPrice: $0.unitPrice.minorUnits) },
+                free: free,
+                lineCount: context.request.lines.count,
+                currency: context.setup.currency
+            ),
+            holds: tracked.map { ReservationLineRequest(merchant: merchant, sku: $0.item.sku, quantity: $0.quantity) }
+        )
+    }
+
+    /// `INVENTORY_SHORT` for each line wanting more than is `free` of its SKU
+    /// (earlier lines of the same SKU taking theirs first), with "take what is
+    /// in stock" and, when the order has other lines, "remove the line".
+    static func shortages(
+        lines: [(index: Int, sku: String, quantity: Int64, unitPrice: Int64)],
+        free: [String: Int64],
+        lineCount: Int,
+        currency: CurrencyCode
+    ) -> [Amendment] {
+        var free = free
+        var amendments: [Amendment] = []
+        for line in lines {
+            guard let available = free[line.sku] else { continue }
+            let take = min(max(available, 0), line.quantity)
+            free[line.sku] = available - take
+            guard take < line.quantity else { continue }
+            let path = "lines[\(line.index)].quantity"
+            var alternatives: [Amendment.Alternative] = []
+            if take > 0 {
+                alternatives.append(
+                    Amendment.Alternative(
+                        description: "take the \(take) in stock",
+                        replacements: [Amendment.Replacement(path: path, value: .integer(take))],
+                        priceDifference: Money(minorUnits: -line.unitPrice * (line.quantity - take), currency: currency)
+                    )
+                )
+            }
+            if lineCount > 1 {
+                alternatives.append(
+                    Amendment.Alternative(
+                        description: "remove the line",
+                        replacements: [Amendment.Replacement(path: "lines[\(line.index)]", value: .remove)],
+                        priceDifference: Money(minorUnits: -line.unitPrice * line.quantity, currency: currency)
+                    )
+                )
+            }
+            amendments.append(
+                Amendment(
+                    path: path,
+                    code: .inventoryShort,
+                    message: "\(line.quantity) of \(line.sku) wanted, \(take) in stock",
+                    alternatives: alternatives
+                )
+            )
+        }
+        return amendments
+    }
+}
+
+/// The fraud avoidance plug-in (FIG. 3): the merchant's rules against the
+/// request and the rolling statistics. Violations are logged (see
+/// ``FraudBook``); one that rejects is a blocking `FRAUD_REJECTED` amendment
+/// without alternatives, one that flags a `FRAUD_FLAGGED` notice.
+struct FraudAvoidancePlugin: OrderPlugin {
+    let book: FraudBook
+    var name: String { "fraud_avoidance" }
+    var point: CallOutPoint { .afterPaymentCheck }
+    var interests: Set<PluginInterest> { [.always] }
+    var defaultTimeoutMilliseconds: UInt32 { 50 }
+    var defaultFailOpen: Bool { false }
+
+    func run(_ context: PluginContext) async throws -> PluginResult {
+        guard !context.setup.fraudRules.isEmpty, let subject = FraudSubject(context) else { return PluginResult() }
+        let violations = book.evaluate(subject, merchant: context.setup.merchant, rules: context.setup.fraudRules, now: context.now)
+        if !violations.isEmpty {
+            book.log(violations, merchant: context.setup.merchant, agent: context.agent, orderID: context.request.orderID)
+        }
+        return PluginResult(amendments: violations.map(\.amendment))
+    }
+}
+
+extension FraudSubject {
+    /// The subject of an order as the payment check left it; nil before it has a total.
+    init?(_ context: PluginContext) {
+        guard let total = context.total else { return nil }
+        let buyer = context.request.buyer
+        self.init(
+            buyerID: buyer.id.isEmpty ? nil : buyer.id,
+            buyerClass: buyer.buyerClass.isEmpty ? nil : buyer.buyerClass,
+            email: buyer.email.isEmpty ? nil : buyer.email,
+            ipAddress: buyer.ipAddress.isEmpty ? nil : buyer.ipAddress,
+            cardFingerprint: context.payment?.card?.fingerprint,
+            postalCode: context.request.shippingAddress.postalCode.isEmpty ? nil : context.request.shippingAddress.postalCode,
+            lines: context.lines.map(FraudLine.init),
+            total: total
+        )
+    }
+}
+
+/// The rolling statistics of every merchant, and the violation log's queue.
+/// Reads and records are short critical sections, so a negotiation needs no actor hop.
+final class FraudBook: Sendable {
+    private let statistics = Mutex<[String: FraudStatistics]>([:])
+    let limits: FraudStatistics.Limits
+    /// Appends violations to the event log (off the reply path).
+    let sink: @Sendable ([FraudEventRecord]) -> Void
+
+    init(limits: FraudStatistics.Limits = .defaults, sink: @escaping @Sendable ([FraudEventRecord]) -> Void) {
+        self.limits = limits
+        self.sink = sink
+    }
+
+    func evaluate(_ subject: FraudSubject, merchant: String, rules: [FraudRule], now: Int64) -> [FraudViolation] {
+        statistics.withLock { all in
+            FraudAvoidance.evaluate(subject, rules: rules, statistics: all[merchant] ?? FraudStatistics(limits: limits), now: now)
+        }
+    }
+
+    func record(_ subject: FraudSubject, merchant: String, outcome: FraudOutcome, at: Int64) {
+        statistics.withLock { all in
+            all[merchant, default: FraudStatistics(limits: limits)].record(subject, outcome: outcome, at: at)
+        }
+    }
+
+    func log(_ violations: [FraudViolation], merchant: String, agent: String, orderID: String) {
+        sink(violations.map { FraudEventRecord(merchant: merchant, agent: agent, orderID: orderID, violation: $0) })
+    }
+
+    /// Drops events past the retention (run periodically).
+    func evictExpired(now: Int64) {
+        statistics.withLock { all in
+            for merchant in Array(all.keys) { all[merchant]!.evictExpired(now: now) }
+        }
+    }
+}
+
+/// One violation log entry before it is written.
+struct FraudEventRecord: Sendable {
+    var merchant: String
+    var agent: String
+    var orderID: String
+    var violation: FraudViolation
+}

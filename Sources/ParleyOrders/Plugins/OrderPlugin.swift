@@ -1,0 +1,186 @@
+import ParleyProtos
+import ParleyWarehouse
+import Synchronization
+
+/// Where in the pipeline the controller calls out to plug-ins (seed 002: call-out
+/// points before and after the fixed steps, and around capture's sub-transactions).
+public enum CallOutPoint: String, Sendable, Hashable, CaseIterable {
+    /// After the item check: the lines are priced (inventory runs here).
+    case afterItemCheck = "after_item_check"
+    /// After the payment check: the whole amended order is known (fraud avoidance runs here).
+    case afterPaymentCheck = "after_payment_check"
+    /// Capture, sub-transaction 1: before the order is written and payment authorized.
+    case preAuthorization = "pre_authorization"
+    /// Capture, sub-transaction 3: after payment is authorized, before the order is captured.
+    case finalCheck = "final_check"
+}
+
+/// What a plug-in needs to find in an order before it is worth calling: a
+/// plug-in runs only when one of its interests is present.
+public enum PluginInterest: Sendable, Hashable {
+    /// Every order.
+    case always
+    /// The chosen payment instrument is a card.
+    case cardPayment
+    /// The order carries coupons.
+    case coupons
+    /// A line's item is of one of these classes.
+    case itemClasses(Set<String>)
+    /// A line's item has a hazardous-material class.
+    case hazmat
+}
+
+/// What a plug-in sees: the request, the merchant's set-up and what the steps
+/// before its call-out point found.
+public struct PluginContext: Sendable {
+    /// The caller (the agent placing the order).
+    public var agent: String
+    public var setup: MerchantSetup
+    public var request: Parley_V1_OrderAcceptanceRequest
+    /// The priced lines (request lines whose SKU is in the catalog).
+    public var lines: [PricedLine]
+    /// The order total, once the payment check has run.
+    public var total: Money?
+    /// The chosen instrument, once the payment check has run.
+    public var payment: PaymentInstrument?
+    /// The controller's `now`.
+    public var now: Int64
+    /// True for Capture ("buy now"), false for Negotiate ("recalculate").
+    public var isCapture: Bool
+    /// Units an earlier quote of this order already holds (inventory counts them as free for it).
+    public var quotedHolds: [ReservationLineRequest]
+
+    /// Whether `interest` is present in this order.
+    public func has(_ interest: PluginInterest) -> Bool {
+        switch interest {
+        case .always: true
+        case .cardPayment: payment?.kind == .card
+        case .coupons: !request.coupons.isEmpty
+        case .itemClasses(let classes): lines.contains { classes.contains($0.item.itemClass) }
+        case .hazmat: lines.contains { $0.item.hazmatClass != nil }
+        }
+    }
+}
+
+/// What a plug-in found: amendments for the response, and units it asks the
+/// order to hold (the inventory plug-in's stock-tracked lines).
+public struct PluginResult: Sendable {
+    public var amendments: [Amendment]
+    /// Lines of stock-tracked items, to be held on quote (reserve-on-quote) and at capture.
+    public var holds: [ReservationLineRequest]
+
+    public init(amendments: [Amendment] = [], holds: [ReservationLineRequest] = []) {
+        self.amendments = amendments
+        self.holds = holds
+    }
+}
+
+/// A plug-in of the order acceptance controller. It declares where it runs,
+/// what it is interested in, how long it may take and what happens when it
+/// fails; a merchant's configuration turns it on or off and may override the
+/// timeout and the failure mode by its ``name``.
+public protocol OrderPlugin: Sendable {
+    /// The name a merchant's configuration uses (`inventory`, `fraud_avoidance`).
+    var name: String { get }
+    /// Where it runs.
+    var point: CallOutPoint { get }
+    /// It runs only when one of these is present in the order.
+    var interests: Set<PluginInterest> { get }
+    /// Its timeout when the merchant sets none.
+    var defaultTimeoutMilliseconds: UInt32 { get }
+    /// Fail-open (a failure or timeout lets the order through, with a notice)
+    /// or fail-closed (it refuses the order), when the merchant sets nothing.
+    var defaultFailOpen: Bool { get }
+
+    /// Examines the order. Throwing or overrunning the timeout is a failure.
+    func run(_ context: PluginContext) async throws -> PluginResult
+}
+
+/// Runs the plug-ins of one call-out point: in registration order, each one
+/// enabled for the merchant and interested in the order, each under its
+/// timeout. A failure becomes a `PLUGIN_FAILED` amendment: a notice when the
+/// plug-in fails open, blocking with no alternative (REJECTED) when it fails closed.
+struct PluginRunner: Sendable {
+    let plugins: [any OrderPlugin]
+
+    func run(_ point: CallOutPoint, _ context: PluginContext) async -> PluginResult {
+        var combined = PluginResult()
+        for plugin in plugins where plugin.point == point {
+            let settings = context.setup.plugins[plugin.name]
+            guard settings?.enabled ?? true else { continue }
+            guard plugin.interests.contains(where: context.has) else { continue }
+            let timeout = settings?.timeoutMilliseconds ?? plugin.defaultTimeoutMilliseconds
+            let failOpen = settings?.failOpen ?? plugin.defaultFailOpen
+            switch await Self.race(timeoutMilliseconds: timeout, { try await plugin.run(context) }) {
+            case .success(let result):
+                combined.amendments += result.amendments
+                combined.holds += result.holds
+            case .failure(let failure):
+                combined.amendments.append(
+                    Amendment(
+                        path: "",
+                        code: .pluginFailed,
+                        message: "plug-in \(plugin.name) \(failure.description); "
+                            + (failOpen ? "it fails open, so the order is not held up" : "it fails closed, so the order cannot be accepted now"),
+                        isBlocking: !failOpen
+                    )
+                )
+            }
+        }
+        return combined
+    }
+
+    /// Why a plug-in gave no result.
+    enum Failure: Error, CustomStringConvertible {
+        case timedOut(UInt32)
+        case failed(String)
+
+        var description: String {
+            switch self {
+            case .timedOut(let milliseconds): "did not answer within \(milliseconds) ms"
+            case .failed(let reason): "failed: \(reason)"
+            }
+        }
+    }
+
+    /// Runs `body`, giving up after the timeout without waiting for it (a
+    /// plug-in that ignores cancellation cannot hold the order up).
+    static func race(timeoutMilliseconds: UInt32, _ body: @escaping @Sendable () async throws -> PluginResult) async -> Result<PluginResult, Failure> {
+        let gate = ResumeOnce()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Result<PluginResult, Failure>, Never>) in
+            gate.arm(continuation)
+            let timer = Task {
+                do { try await Task.sleep(for: .milliseconds(Int(timeoutMilliseconds))) } catch { return }
+                gate.resume(.failure(.timedOut(timeoutMilliseconds)))
+            }
+            Task {
+                let result: Result<PluginResult, Failure>
+                do {
+                    result = .success(try await body())
+                } catch {
+                    result = .failure(.failed(String(describing: error)))
+                }
+                if gate.resume(result) { timer.cancel() }
+            }
+        }
+    }
+
+    /// Resumes a continuation once, whichever side comes first.
+    private final class ResumeOnce: Sendable {
+        private let state = Mutex<CheckedContinuation<Result<PluginResult, Failure>, Never>?>(nil)
+
+        func arm(_ continuation: CheckedContinuation<Result<PluginResult, Failure>, Never>) {
+            state.withLock { $0 = continuation }
+        }
+
+        @discardableResult
+        func resume(_ result: Result<PluginResult, Failure>) -> Bool {
+            guard let continuation = state.withLock({ value -> CheckedContinuation<Result<PluginResult, Failure>, Never>? in
+                defer { value = nil }
+                return value
+            }) else { return false }
+            continuation.resume(returning: result)
+            return true
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import GRDB
+import ParleyProtos
+import ParleyStore
+import SwiftProtobuf
+
+/// What sub-transaction 1 writes besides the order itself.
+struct OrderRow: Sendable {
+    var key: OrderKey
+    var merchant: String
+    var mac: Data
+    /// The request without card numbers.
+    var request: Parley_V1_OrderAcceptanceRequest
+    var acceptance: Parley_V1_OrderAcceptanceResponse
+    var fingerprint: String
+    var total: Money
+}
+
+/// An order as stored.
+struct StoredOrder: Sendable {
+    var key: OrderKey
+    var mac: Data
+    var request: Parley_V1_OrderAcceptanceRequest
+    var acceptance: Parley_V1_OrderAcceptanceResponse
+    var order: Parley_V1_Order
+}
+
+/// The statements of `orders_order`, `orders_outbox` and `orders_fraud_event`.
+enum OrdersStore {
+    static func stateName(_ state: Parley_V1_OrderState) -> String {
+        switch state {
+        case .pending: "PENDING"
+        case .authorized: "AUTHORIZED"
+        case .captured: "CAPTURED"
+        default: "FAILED"
+        }
+    }
+
+    static func insert(_ db: Database, _ row: OrderRow, detail: Parley_V1_Order) throws {
+        let request: [UInt8] = try row.request.serializedBytes()
+        let acceptance: [UInt8] = try row.acceptance.serializedBytes()
+        let bytes: [UInt8] = try detail.serializedBytes()
+        try db.executeDirect(
+            sql: """
+                INSERT INTO orders_order (agent, order_id, merchant, state, request_mac, request, acceptance, detail,
+                    amount_minor, currency, card_fingerprint, reservation_id, authorization_id, created_at_ms, updated_at_ms)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, '', ?13, ?13)
+                """
+        ) { binder in
+            binder.bind(row.key.agent)
+            binder.bind(row.key.orderID)
+            binder.bind(row.merchant)
+            binder.bind(stateName(detail.state))
+            binder.bind(row.mac)
+            binder.bind(Data(request))
+            binder.bind(Data(acceptance))
+            binder.bind(Data(bytes))
+            binder.bind(row.total.minorUnits)
+            binder.bind(row.total.currency.rawValue)
+            binder.bind(row.fingerprint)
+            binder.bind(detail.reservationID)
+            binder.bind(detail.createdAtMs)
+        }
+    }
+
+    /// Writes the order's state, authorization and detail. A CAPTURED or
+    /// FAILED order is final: changing it throws.
+    static func update(_ db: Database, _ order: Parley_V1_Order) throws {
+        let bytes: [UInt8] = try order.serializedBytes()
+        let changed = try db.executeDirect(
+            sql: """
+                UPDATE orders_order SET state = ?1, authorization_id = ?2, detail = ?3, updated_at_ms = ?4
+                WHERE agent = ?5 AND order_id = ?6 AND state IN ('PENDING', 'AUTHORIZED')
+                """
+        ) { binder in
+            binder.bind(stateName(order.state))
+            binder.bind(order.authorizationID)
+            binder.bind(Data(bytes))
+            binder.bind(order.updatedAtMs)
+            binder.bind(order.agent)
+            binder.bind(order.orderID)
+        }
+        guard changed == 1 else { throw OrdersError(code: .failedPrecondition, message: "order \(order.agent)/\(order.orderID) is not open") }
+    }
+
+    static func enqueue(_ db: Database, kind: String, _ order: Parley_V1_Order) throws {
+        try db.executeDirect(sql: "INSERT INTO orders_outbox (kind, agent, order_id, created_at_ms) VALUES (?, ?, ?, ?)") { binder in
+            binder.bind(kind)
+            binder.bind(order.agent)
+            binder.bind(order.orderID)
+            binder.bind(order.updatedAtMs)
+        }
+    }
+
+    static let orderColumns = "agent, order_id, request_mac, request, acceptance, detail"
+
+    static func order(_ db: Database, _ key: OrderKey) throws -> StoredOrder? {
+        try Row.fetchOne(
+            cached: db,
+            sql: "SELECT \(orderColumns) FROM orders_order WHERE agent = ? AND order_id = ?",
+            arguments: [key.agent, key.orderID]
+        ).map(stored)
+    }
+
+    static func stored(_ row: Row) throws -> StoredOrder {
+        StoredOrder(
+            key: OrderKey(agent: row[0], orderID: row[1]),
+            mac: row[2],
+            request: try Parley_V1_OrderAcceptanceRequest(serializedBytes: row[3] as Data),
+            acceptance: try Parley_V1_OrderAcceptanceResponse(serializedBytes: row[4] as Data),
+            order: try Parley_V1_Order(serializedBytes: row[5] as Data)
+        )
+    }
+
+    /// Orders left between sub-transactions.
+    static func openOrders(_ db: Database) throws -> [StoredOrder] {
+        try Row.fetchAll(db, sql: "SELECT \(orderColumns) FROM orders_order WHERE state IN ('PENDING', 'AUTHORIZED')").map(stored)
+    }
+
+    static func insertFraudEvents(_ db: Database, _ events: [FraudEventRecord]) throws {
+        for event in events {
+            let violation = event.violation
+            try db.executeDirect(
+                sql: """
+                    INSERT INTO orders_fraud_event (merchant, agent, order_id, rule_id, key_kind, key_value, observed, limit_value, action, at_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ) { binder in
+                binder.bind(event.merchant)
+                binder.bind(event.agent)
+                binder.bind(event.orderID)
+                binder.bind(violation.ruleID)
+                binder.bind(violation.key.kind.rawValue)
+                binder.bind(violation.key.value)
+                binder.bind(violation.observed)
+                binder.bind(violation.limit)
+                binder.bind(violation.action.rawValue)
+                binder.bind(violation.atMilliseconds)
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+import Foundation
+import GRDB
+import Logging
+import ParleyProtos
+import ParleyStore
+import Synchronization
+import Testing
+
+@testable import ParleyOrders
+
+/// The capture pipeline in process, with a manual clock: plug-in call-outs
+/// (interests, timeouts, fail-open and fail-closed, the final check),
+/// single-use coupons, and start-up recovery of orders interrupted between
+/// sub-transactions with the processor's authorizations reconciled.
+@Suite("Capture pipeline")
+struct CapturePipelineTests {
+    typealias Live = NegotiateLiveTests
+
+    /// A test plug-in: counts its runs, sleeps, then answers or throws.
+    struct ProbePlugin: OrderPlugin {
+        var name: String
+        var point: CallOutPoint
+        var interests: Set<PluginInterest>
+        var defaultTimeoutMilliseconds: UInt32 = 50
+        var defaultFailOpen: Bool
+        var delay: Duration = .zero
+        var blocking: Bool = false
+
+        final class Counter: Sendable { let value = Atomic<Int>(0) }
+        let counter = Counter()
+
+        func run(_ context: PluginContext) async throws -> PluginResult {
+            counter.value.add(1, ordering: .relaxed)
+            if delay > .zero { try await Task.sleep(for: delay) }
+            guard blocking else { return PluginResult() }
+            return PluginResult(amendments: [Amendment(path: "", code: Amendment.Code(rawValue: "PROBE_REFUSED"), message: "\(name) refuses")])
+        }
+    }
+
+    struct Shop {
+        let database: ParleyDatabase
+        let clock: ManualWallClock
+        let orders: Orders
+        let coupons: CouponMinter
+    }
+
+    static let issuer = CouponMinter(issuer: "promo")
+
+    static func shop(
+        plugins: [any OrderPlugin] = [],
+        settings: [Parley_V1_PluginSetting] = [],
+        fraudRules: [Parley_V1_FraudRuleDefinition] = [],
+        database: ParleyDatabase? = nil,
+        processor: (any PaymentProcessor)? = nil
+    ) async throws -> Shop {
+        let database = try database ?? ParleyDatabase.inMemory(migrations: OrdersSchema.migrations)
+        let clock = ManualWallClock()
+        let orders = try Orders(
+            database: database, warehouse: nil, clock: clock, logger: Logger(label: "test"), processor: processor, plugins: plugins
+        )
+        var configuration = Live.configuration
+        configuration.merchant = "lamps"
+        configuration.plugins = settings
+        configuration.fraudRules = fraudRules
+        var registration = Parley_V1_CouponIssuerDefinition()
+        registration.issuer = "promo"
+        registration.publicKey = Self.issuer.issuerKey.publicKeyText
+        configuration.couponIssuers = [registration]
+        _ = try await orders.applyConfiguration(configuration)
+        _ = try await orders.importCatalog(merchant: "lamps", items: [Live.item("lamp", cents: 1_999, grams: 1_200), Live.item("solvent", cents: 850, grams: 900, hazmat: "3")])
+        return Shop(database: database, clock: clock, orders: orders, coupons: Self.issuer)
+    }
+
+    static func buy(_ id: String, lines: [(String, Int64)] = [("lamp", 1)]) -> Parley_V1_OrderAcceptanceRequest {
+        CaptureLiveTests.buy(lines, id: id)
+    }
+
+    static func setting(_ name: String, failOpen: Bool, timeout: UInt32 = 30) -> Parley_V1_PluginSetting {
+        var setting = Parley_V1_PluginSetting()
+        setting.name = name
+        setting.enabled = true
+        setting.failOpen = failOpen
+        setting.timeoutMs = timeout
+        return setting
+    }
+
+    @Test("a plug-in runs at its call-out point only when its interest is present")
+    func interests() async throws {
+        let hazmat = ProbePlugin(name: "probe-hazmat", point: .afterItemCheck, interests: [.hazmat], defaultFailOpen: true)
+        let cards = ProbePlugin(name: "probe-cards", point: .afterPaymentCheck, interests: [.cardPayment], defaultFailOpen: true)
+        let shop = try await Self.shop(plugins: [hazmat, cards])
+        _ = try await shop.orders.negotiate(Self.buy("q-1"), agent: "agency")
+        #expect(hazmat.counter.value.load(ordering: .relaxed) == 0)
+        #expect(cards.counter.value.load(ordering: .relaxed) == 1)
+        _ = try await shop.orders.negotiate(Self.buy("q-2", lines: [("solvent", 1)]), agent: "agency")
+        #expect(hazmat.counter.value.load(ordering: .relaxed) == 1)
+    }
+
+    @Test("a plug-in past its timeout: fail-open lets the order through with a notice, fail-closed rejects it")
+    func timeouts() async throws {
+        let slow = ProbePlugin(name: "probe-slow", point: .afterPaymentCheck, interests: [.always], defaultFailOpen: true, delay: .seconds(5))
+        let open = try await Self.shop(plugins: [slow])
+        let started = ContinuousClock.now
+        let lenient = try await open.orders.negotiate(Self.buy("q-1"), agent: "agency")
+        #expect(ContinuousClock.now - started < .seconds(4))
+        #expect(lenient.status == .acceptable)
+        #expect(lenient.amendments.contains { $0.code == "PLUGIN_FAILED" && !$0.blocking })
+
+        var closedSlow = slow
+        closedSlow.defaultFailOpen = false
+        let closed = try await Self.shop(plugins: [closedSlow])
+        let strict = try await closed.orders.negotiate(Self.buy("q-1"), agent: "agency")
+        #expect(strict.status == .rejected)
+        #expect(strict.amendments.contains { $0.code == "PLUGIN_FAILED" && $0.blocking })
+        let capture = try await closed.orders.capture(Self.buy("c-1"), agent: "agency")
+        #expect(!capture.hasOrder && capture.acceptance.status == .rejected)
+    }
+
+    @Test("a merchant turns a built-in plug-in off by name: its rules stop applying")
+    func pluginOff() async throws {
+        var rule = Parley_V1_FraudRuleDefinition()
+        rule.id = "no-cards"
+        rule.kind = "velocity"
+        rule.key = "card_fingerprint"
+        rule.measure = "orders"
+        rule.limit = 0
+        rule.windowMs = 3_600_000
+        let strict = try await Self.shop(fraudRules: [rule])
+        let refused = try await strict.orders.negotiate(Self.buy("q-1"), agent: "agency")
+        #expect(refused.status == .rejected && refused.amendments.contains { $0.code == "FRAUD_REJECTED" })
+        var off = Self.setting("fraud_avoidance", failOpen: false)
+        off.enabled = false
+        let lenient = try await Self.shop(settings: [off], fraudRules: [rule])
+        #expect(try await lenient.orders.negotiate(Self.buy("q-1"), agent: "agency").status == .acceptable)
+    }
+
+    @Test("a blocking final check fails the authorized order and voids its authorization")
+    func finalCheck() async throws {
+        let veto = ProbePlugin(name: "probe-veto", point: .finalCheck, interests: [.always], defaultFailOpen: false, blocking: true)
+        let shop = try await Self.shop(plugins: [veto])
+        let response = try await shop.orders.capture(Self.buy("c-1"), agent: "agency")
+        #expect(response.order.state == .failed && response.order.failureCode == "FINAL_CHECK_REFUSED")
+        let record = try await shop.orders.processor.authorization(key: "agency/c-1")
+        #expect(record?.state == .voided)
+    }
+
+    @Test("a coupon is redeemed once: a second order with it is amended (remove the coupon); a failed order frees it")
+    func singleUseCoupon() async throws {
+        let shop = try await Self.shop()
+        let coupon = try Self.issuer.mint(
+            Coupon(issuer: "promo", serial: "SAVE-1", merchant: "lamps", discount: .percent(basisPoints: 1_000), expiresAtMilliseconds: shop.clock.nowMilliseconds + 86_400_000)
+        )
+        var declined = Self.buy("c-0")
+        declined.coupons = [coupon]
+        declined.payments[0].cardNumber = SimulatedPaymentProcessor.declinedCard
+        #expect(try await shop.orders.capture(declined, agent: "agency").order.state == .failed)
+
+        var first = Self.buy("c-1")
+        first.coupons = [coupon]
+        let captured = try await shop.orders.capture(first, agent: "agency")
+        #expect(captured.order.state == .captured)
+        #expect(captured.order.order.couponsApplied == ["SAVE-1"] && captured.order.order.discount.minorUnits < 0)
+
+        var second = Self.buy("c-2")
+        second.coupons = [coupon]
+        let refused = try await shop.orders.capture(second, agent: "another-agency")
+        #expect(!refused.hasOrder && refused.acceptance.status == .amendments)
+        let amendment = try #require(refused.acceptance.amendments.first { $0.code == "COUPON_REDEEMED" })
+        #expect(amendment.path == "coupons[0]" && amendment.alternatives.first?.replacements.first?.remove == true)
+    }
+
+    @Test("start-up recovery finishes interrupted orders and reconciles authorizations: no charge without an order")
+    func recovery() async throws {
+        let shop = try await Self.shop()
+        let orders = shop.orders
+        // Left PENDING with the processor's authorization made (crash before sub-transaction 2 committed).
+        let authorized = try await pending(orders, id: "p-authorized")
+        _ = try await orders.processor.authorize(authorization(authorized))
+        // Left PENDING without any authorization (crash before the processor was asked).
+        _ = try await pending(orders, id: "p-none")
+        // Left AUTHORIZED (crash before sub-transaction 3).
+        let halfway = try await pending(orders, id: "a-1")
+        let record = try await orders.processor.authorize(authorization(halfway))
+        _ = try await orders.recordAuthorization(halfway, record)
+        // An authorization without any order.
+        var stray = authorization(halfway)
+        stray.key = "agency/never-written"
+        _ = try await orders.processor.authorize(stray)
+
+        // A restart over the same database.
+        let restarted = try await Self.shop(database: shop.database)
+        let report = try await restarted.orders.recover()
+        #expect(report.captured == 2 && report.failed == 1 && report.voided == 1)
+        let caller = OrdersCaller(principal: "agency", isAgent: true, isMerchant: false, isAdmin: false)
+        #expect(try await restarted.orders.order(id: "p-authorized", agent: "", caller: caller).state == .captured)
+        #expect(try await restarted.orders.order(id: "a-1", agent: "", caller: caller).state == .captured)
+        let interrupted = try await restarted.orders.order(id: "p-none", agent: "", caller: caller)
+        #expect(interrupted.state == .failed && interrupted.failureCode == "INTERRUPTED")
+        _ = try await restarted.orders.processOutbox(limit: 100)
+        let states = try await shop.database.writer.read { db in
+            Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, state FROM payments_authorization").map { ($0[0] as String, $0[1] as String) })
+        }
+        #expect(states == ["agency/p-authorized": "CAPTURED", "agency/a-1": "CAPTURED", "agency/never-written": "VOIDED"])
+        // A retry of an order finished by recovery answers its outcome.
+        let retried = try await restarted.orders.capture(Self.buy("a-1"), agent: "agency")
+        #expect(retried.order.state == .captured && retried.order.authorizationID == record.id)
+    }
+
+    /// Runs acceptance and sub-transaction 1 only, as a capture interrupted after it would.
+    func pending(_ orders: Orders, id: String) async throws -> Parley_V1_Order {
+        let request = Self.buy(id)
+        let setup = try #require(orders.setup(for: "lamps"))
+        let acceptance = try await OrderAcceptanceController(setup: setup, now: orders.clock.nowMilliseconds, cardKey: orders.cardKey)
+            .evaluate(request, agent: "agency", plugins: orders.plugins, isCapture: true)
+        var order = Parley_V1_Order()
+        order.orderID = id
+        order.agent = "agency"
+        order.merchant = "lamps"
+        order.state = .pending
+        order.order = acceptance.response.order
+        order.createdAtMs = orders.clock.nowMilliseconds
+        order.updatedAtMs = order.createdAtMs
+        let row = OrderRow(
+            key: OrderKey(agent: "agency", orderID: id), merchant: "lamps", mac: orders.requestMAC(request),
+            request: Orders.withoutCardNumbers(request), acceptance: acceptance.response,
+            fingerprint: acceptance.payment?.card?.fingerprint ?? "", total: acceptance.total
+        )
+        return try await orders.writePending(order, row: row, holds: [], quote: nil)
+    }
+
+    func authorization(_ order: Parley_V1_Order) -> AuthorizationRequest {
+        AuthorizationRequest(
+            key: "\(order.agent)/\(order.orderID)", merchant: order.merchant,
+            amount: Money(minorUnits: order.order.total.minorUnits, currency: .usd),
+            kind: .card, instrument: "4242424242424242", maskedReference: "visa ••••4242"
+        )
+    }
+}
