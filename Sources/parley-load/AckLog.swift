@@ -17,6 +17,8 @@ import Synchronization
 ///     held rsv_…        ReserveInventory returned OK with this reservation (state HELD)
 ///     confirmed rsv_…   ConfirmReservation of it returned OK (state CONFIRMED)
 ///     released rsv_…    ReleaseReservation of it returned OK (state RELEASED)
+///     captured <order-id> auth_…   Orders/Capture returned the order CAPTURED
+///                                  with this authorization (scenario capture)
 ///
 /// A reservation's `held` line always comes before its `confirmed` or
 /// `released` line. Lines of different reservations interleave in the order
@@ -38,6 +40,7 @@ final class AckLog: Sendable {
         case held
         case confirmed
         case released
+        case captured
     }
 
     let path: String

@@ -30,6 +30,8 @@ struct LoadSettings: Sendable, Codable {
     var ackLog: String?
     /// The `reserve` scenario's settings; nil for other scenarios.
     var reserve: ReserveSettings?
+    /// The `negotiate` and `capture` scenarios' settings; nil for other scenarios.
+    var orders: OrderSettings?
 }
 
 /// The run's timeline, on the continuous clock.

@@ -78,7 +78,7 @@ struct ParleyLoad: AsyncParsableCommand {
     var hgrm: String?
 
     @Option(help: ArgumentHelp(
-        "Append to this file (created if missing, never truncated) one line per outcome the server acknowledged, as each reply arrives: 'held <id>', then 'confirmed <id>' or 'released <id>' (reserve; other scenarios write nothing).",
+        "Append to this file (created if missing, never truncated) one line per outcome the server acknowledged, as each reply arrives: 'held <id>', then 'confirmed <id>' or 'released <id>' (reserve); 'captured <order-id> <authorization-id>' (capture); other scenarios write nothing.",
         valueName: "file"
     ))
     var ackLog: String?
@@ -88,6 +88,9 @@ struct ParleyLoad: AsyncParsableCommand {
 
     @OptionGroup(title: "Reserve scenario")
     var reserve: ReserveOptions
+
+    @OptionGroup(title: "Order scenarios")
+    var orders: OrderOptions
 
     static let defaultInFlight = 64
     /// Room for the frame header and the rest of the request in a 4 MiB frame.
@@ -118,12 +121,27 @@ struct ParleyLoad: AsyncParsableCommand {
         guard drain.isFinite, drain >= 0 else { throw ValidationError("--drain must not be negative") }
         if scenario == ReserveScenario.name {
             try reserve.check()
-        } else if !reserve.given.isEmpty {
-            let given = reserve.given
-            throw ValidationError(
-                "\(given.joined(separator: ", ")) \(given.count == 1 ? "applies" : "apply") only to --scenario \(ReserveScenario.name)"
-            )
+        } else {
+            try Self.refuse(reserve.given, outside: ReserveScenario.name)
         }
+        if isOrderScenario {
+            try orders.check()
+        } else {
+            try Self.refuse(orders.given, outside: ScenarioCatalog.orderScenarios.map { $0.name }.joined(separator: " or "))
+        }
+    }
+
+    /// Whether the scenario is one of those that read the order options.
+    private var isOrderScenario: Bool {
+        ScenarioCatalog.orderScenarios.contains { $0.name == scenario }
+    }
+
+    /// A scenario's options given with another scenario.
+    private static func refuse(_ given: [String], outside scenarios: String) throws {
+        guard !given.isEmpty else { return }
+        throw ValidationError(
+            "\(given.joined(separator: ", ")) \(given.count == 1 ? "applies" : "apply") only to --scenario \(scenarios)"
+        )
     }
 
     /// The settings, with the defaults that depend on the loop filled in.
@@ -144,7 +162,8 @@ struct ParleyLoad: AsyncParsableCommand {
             timeoutSeconds: timeout,
             drainSeconds: drain,
             ackLog: ackLog,
-            reserve: scenario == ReserveScenario.name ? reserve.settings : nil
+            reserve: scenario == ReserveScenario.name ? reserve.settings : nil,
+            orders: isOrderScenario ? orders.settings : nil
         )
     }
 
@@ -157,7 +176,7 @@ struct ParleyLoad: AsyncParsableCommand {
             ackLog = try self.ackLog.map { try AckLog(path: $0) }
             scenario = try ScenarioCatalog.make(
                 named: settings.scenario,
-                options: ScenarioOptions(payloadBytes: payloadBytes, reserve: reserve.settings, ackLog: ackLog)
+                options: ScenarioOptions(payloadBytes: payloadBytes, reserve: reserve.settings, orders: orders.settings, ackLog: ackLog)
             )
             let configuration = try connection.clientConfiguration(connections: connections, callTimeout: .seconds(timeout))
             client = try ParleyClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton)

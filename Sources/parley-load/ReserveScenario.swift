@@ -43,9 +43,6 @@ struct ReserveScenario: Scenario {
 
     private static func path(_ method: String) -> MethodPath { MethodPath(service: "parley.v1.Warehouse", method: method) }
 
-    /// Most SKUs per GetAvailability call, and adjustments per AllocateInventory call.
-    static let batchSize = 1000
-
     let settings: ReserveSettings
     /// `sku-00000` …, the first `hotSkus` of them hot.
     let skus: [String]
@@ -72,79 +69,18 @@ struct ReserveScenario: Scenario {
 
     // MARK: Preparation
 
-    /// Reads every SKU's free units (GetAvailability, 1000 SKUs a call), then
-    /// allocates to each SKU with fewer than `--units-per-sku` free exactly
-    /// the difference (AllocateInventory for `--merchant`, 1000 adjustments a
-    /// call, each call with an idempotency key of its own). A SKU that
-    /// already has enough free is left alone, so allocation, which is
-    /// additive, never grows stock past the target. Prints one line on stderr.
+    /// Tops every SKU up to `--units-per-sku` free units for `--merchant`
+    /// (see ``StockTopUp``). Prints one line on stderr.
     func prepare(client: ParleyClient, options: CallOptions) async throws {
         let started = ContinuousClock.now
         // Stock for 10,000 SKUs is one transaction per 1000: allow it more than a load call's deadline.
         var prepareOptions = options
         prepareOptions.timeout = max(options.timeout ?? .seconds(30), .seconds(60))
-        let target = settings.unitsPerSku
-
-        var adjustments: [Parley_V1_InventoryAdjustment] = []
-        var unknown = 0
-        var lookups = 0
-        for start in stride(from: 0, to: skus.count, by: Self.batchSize) {
-            let batch = skus[start..<min(start + Self.batchSize, skus.count)]
-            var request = Parley_V1_GetAvailabilityRequest()
-            request.items = batch.map { sku in
-                var item = Parley_V1_SkuRef()
-                item.merchant = settings.merchant
-                item.sku = sku
-                return item
-            }
-            let response: Parley_V1_GetAvailabilityResponse
-            do {
-                response = try await client.unary(Self.getAvailability, request, options: prepareOptions)
-            } catch {
-                throw LoadFailure("reserve: reading the stock of \(settings.merchant) failed (GetAvailability): \(error)")
-            }
-            lookups += 1
-            guard response.items.count == batch.count else {
-                throw LoadFailure("reserve: GetAvailability answered \(response.items.count) items for \(batch.count) SKUs")
-            }
-            for (sku, item) in zip(batch, response.items) {
-                guard item.sku == sku else {
-                    throw LoadFailure("reserve: GetAvailability answered for \(item.sku) where \(sku) was asked")
-                }
-                if !item.known { unknown += 1 }
-                let free = item.known ? max(item.free, 0) : 0
-                guard free < target else { continue }
-                var adjustment = Parley_V1_InventoryAdjustment()
-                adjustment.sku = sku
-                adjustment.delta = target - free
-                adjustment.reason = "parley-load reserve: top up to \(target) free"
-                adjustments.append(adjustment)
-            }
-        }
-
-        var allocated: Int64 = 0
-        var calls = 0
-        for start in stride(from: 0, to: adjustments.count, by: Self.batchSize) {
-            var request = Parley_V1_AllocateInventoryRequest()
-            request.merchant = settings.merchant
-            request.adjustments = Array(adjustments[start..<min(start + Self.batchSize, adjustments.count)])
-            var callOptions = prepareOptions
-            callOptions.idempotencyKey = "\(runID)-allocate-\(calls)"
-            do {
-                _ = try await client.unary(Self.allocateInventory, request, as: Parley_V1_AllocateInventoryResponse.self, options: callOptions)
-            } catch {
-                throw LoadFailure("reserve: allocating stock to \(settings.merchant) failed (AllocateInventory): \(error)")
-            }
-            calls += 1
-            allocated += request.adjustments.reduce(0) { $0 + $1.delta }
-        }
-
+        let topUp = StockTopUp(merchant: settings.merchant, skus: skus, target: settings.unitsPerSku, scenario: Self.name, runID: runID)
+        let result = try await topUp.run(client: client, options: prepareOptions)
         let elapsed = Latency.microseconds(.now - started)
-        let action = adjustments.isEmpty
-            ? "all \(skus.count) SKUs already had at least \(target) free units; nothing allocated"
-            : "topped up \(adjustments.count) of \(skus.count) SKUs (\(unknown) new) to \(target) free units: \(allocated) units in \(calls) AllocateInventory call(s)"
         StandardError.write(
-            "parley-load: reserve: merchant \(settings.merchant), \(settings.hotSkus) hot SKU(s): \(action) (\(lookups) GetAvailability call(s), \(Format.latency(elapsed)))\n"
+            "parley-load: reserve: merchant \(settings.merchant), \(settings.hotSkus) hot SKU(s): \(topUp.describe(result)) (\(result.lookups) GetAvailability call(s), \(Format.latency(elapsed)))\n"
         )
     }
 

@@ -4,9 +4,8 @@ import ParleyClient
 ///
 /// A scenario is made once per run from the command line's settings and then
 /// shared by every worker, so it must be `Sendable` and should precompute
-/// whatever it can (requests, keys). To add one — negotiate, capture —
-/// write a type conforming to `Scenario` and list it in
-/// ``ScenarioCatalog/all``.
+/// whatever it can (requests, keys). To add one, write a type conforming to
+/// `Scenario` and list it in ``ScenarioCatalog/all``.
 protocol Scenario: Sendable {
     /// The name given to `--scenario`.
     static var name: String { get }
@@ -36,6 +35,8 @@ struct ScenarioOptions: Sendable {
     var payloadBytes: Int
     /// The `reserve` scenario's settings (defaults unless it was chosen).
     var reserve: ReserveSettings = .defaults
+    /// The `negotiate` and `capture` scenarios' settings (defaults unless one of them was chosen).
+    var orders: OrderSettings = .defaults
     /// `--ack-log`: where scenarios that make server-side records append
     /// those the server acknowledged; nil when not asked for.
     var ackLog: AckLog?
@@ -52,7 +53,10 @@ struct ScenarioCheckFailure: Error, Sendable, CustomStringConvertible {
 
 /// The scenarios `--scenario` knows.
 enum ScenarioCatalog {
-    static let all: [any Scenario.Type] = [HealthScenario.self, ReserveScenario.self]
+    static let all: [any Scenario.Type] = [HealthScenario.self, ReserveScenario.self, NegotiateScenario.self, CaptureScenario.self]
+
+    /// The scenarios that read ``OrderSettings`` (the order options).
+    static let orderScenarios: [any Scenario.Type] = [NegotiateScenario.self, CaptureScenario.self]
 
     /// The known names, comma-separated.
     static var names: String { all.map { $0.name }.joined(separator: ", ") }
