@@ -26,15 +26,17 @@ extension Orders {
     /// FAILED_PRECONDITION. Concurrent calls for one order share one run.
     public func capture(_ request: Parley_V1_OrderAcceptanceRequest, agent: String) async throws -> Parley_V1_CaptureResponse {
         let key = OrderKey(agent: agent, orderID: request.orderID)
-        if let running = inFlight[key] {
-            let response = try await running.value
-            // The same request joins the run; another one is refused as a repeat would be.
-            guard try storedMAC(key) == requestMAC(request) else { throw Self.differentRequest(key) }
-            return response
+        let mac = requestMAC(request)
+        while let running = inFlight[key] {
+            // The same request joins the run and gets its outcome; another one
+            // waits for it to end, then is judged against what it stored.
+            if running.mac == mac { return try await running.task.value }
+            _ = try? await running.task.value
+            if inFlight[key]?.task == running.task { inFlight[key] = nil }
         }
         let task = Task { try await self.runCapture(request, agent: agent) }
-        inFlight[key] = task
-        defer { inFlight[key] = nil }
+        inFlight[key] = (mac, task)
+        defer { if inFlight[key]?.task == task { inFlight[key] = nil } }
         return try await task.value
     }
 
@@ -349,12 +351,6 @@ extension Orders {
         request.approval = .captureIfAcceptable
         let bytes: [UInt8] = (try? request.serializedBytes()) ?? []
         return Data(HMAC<SHA256>.authenticationCode(for: bytes, using: quoteKey))
-    }
-
-    nonisolated func storedMAC(_ key: OrderKey) throws -> Data? {
-        try database.writer.read { db in
-            try Data.fetchOne(cached: db, sql: "SELECT request_mac FROM orders_order WHERE agent = ? AND order_id = ?", arguments: [key.agent, key.orderID])
-        }
     }
 
     nonisolated func storedOrder(_ key: OrderKey) async throws -> StoredOrder? {

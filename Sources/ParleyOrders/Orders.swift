@@ -35,7 +35,7 @@ public actor Orders {
     nonisolated let outboxSignal: AsyncStream<Void>.Continuation
     let outboxWakeups: AsyncStream<Void>
     /// Captures running now, by order: a concurrent call for the same order joins.
-    var inFlight: [OrderKey: Task<Parley_V1_CaptureResponse, any Error>] = [:]
+    var inFlight: [OrderKey: (mac: Data, task: Task<Parley_V1_CaptureResponse, any Error>)] = [:]
 
     /// Opens the subsystem over `database` (whose migrations must include
     /// ``OrdersSchema/migrations``) and compiles every stored set-up.

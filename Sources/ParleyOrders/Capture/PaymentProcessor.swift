@@ -106,7 +106,7 @@ public struct SimulatedPaymentProcessor: PaymentProcessor {
         let clock = self.clock
         return try await database.batchedWriter.write { db -> AuthorizationRecord in
             if let existing = try Self.record(db, key: request.key) { return existing }
-            let id = "auth_" + random.map { String(format: "%02x", $0) }.joined()
+            let id = "auth_" + Hex.encode(random)
             let state: AuthorizationRecord.State = declined.isEmpty ? .authorized : .declined
             try db.executeDirect(
                 sql: """

@@ -24,8 +24,14 @@ struct QuoteToken: Sendable, Hashable {
     /// The digest of a request's lines, in order.
     static func linesDigest(_ lines: [Parley_V1_OrderLineRequest]) -> String {
         var hasher = SHA256()
-        for line in lines { hasher.update(data: Data("\(line.sku)\u{0}\(line.quantity)\u{0}".utf8)) }
-        return hasher.finalize().prefix(16).map { String(format: "%02x", $0) }.joined()
+        for line in lines {
+            // Length-prefixed, so that no two line lists hash the same bytes.
+            let sku = Array(line.sku.utf8)
+            withUnsafeBytes(of: Int64(sku.count).littleEndian) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: sku)
+            withUnsafeBytes(of: line.quantity.littleEndian) { hasher.update(bufferPointer: $0) }
+        }
+        return Hex.encode(hasher.finalize().prefix(16))
     }
 
     func encoded(key: SymmetricKey) -> String {

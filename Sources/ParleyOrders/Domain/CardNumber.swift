@@ -101,8 +101,7 @@ public struct CardNumber: Sendable, CustomStringConvertible, CustomDebugStringCo
         } else {
             Array(SHA256.hash(data: ascii))
         }
-        let hex = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.prefix(16).flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0x0F)]] }, as: UTF8.self)
+        return Hex.encode(bytes.prefix(16))
     }
 
     /// What may be kept: fingerprint, last four digits, brand.

@@ -44,9 +44,7 @@ public struct FraudKey: Sendable, Hashable, CustomStringConvertible {
         if kind == .email { normalized = CouponEncoding.asciiLowercased(normalized) }
         if kind == .postalCode { normalized = normalized.uppercased().filter { $0 != " " && $0 != "-" } }
         if normalized.utf8.count > Self.maximumValueBytes {
-            let hex = Array("0123456789abcdef".utf8)
-            let digest = Array(SHA256.hash(data: Array(normalized.utf8))).prefix(16)
-            normalized = "sha256:" + String(decoding: digest.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0x0F)]] }, as: UTF8.self)
+            normalized = "sha256:" + Hex.encode(Array(SHA256.hash(data: Array(normalized.utf8))).prefix(16))
         }
         self.kind = kind
         self.value = normalized
