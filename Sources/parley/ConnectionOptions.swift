@@ -87,6 +87,8 @@ func explain(_ error: RPCError, server: String) -> String {
         text += "\nIs parleyd running at \(server)? Start it with tools/run-daemon."
     case .unauthenticated:
         text += "\nThe daemon refused this client certificate: is it issued by the daemon's CA, unexpired and not revoked?"
+    case .unimplemented:
+        text += "\nThis parleyd does not serve that method: it is older than this parley (parley health shows its version)."
     default:
         break
     }

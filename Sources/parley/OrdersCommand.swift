@@ -5,15 +5,10 @@ import ParleyProtos
 import ParleyWire
 import SwiftProtobuf
 
-/// Reads a protobuf message from a JSON file (proto field names or their
-/// lowerCamelCase forms), naming the file in errors.
-func readMessage<M: SwiftProtobuf.Message>(_ type: M.Type, from path: String) throws -> M {
-    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
-    do {
-        return try M(jsonUTF8Data: data)
-    } catch {
-        throw CLIError("\(path) is not a valid \(M.protoMessageName) in JSON: \(error)")
-    }
+/// Reads a protobuf message from a file in JSON, or YAML by its extension
+/// (see ``MessageFile``), naming the file in errors.
+func readMessage<M: SwiftProtobuf.Message>(_ type: M.Type, from path: String, yaml: Bool = false) throws -> M {
+    try MessageFile(path: path, yaml: yaml).read(type)
 }
 
 /// Prints a message as JSON (proto field names).
@@ -43,14 +38,17 @@ extension Parley {
         )
 
         struct Apply: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Validate and apply a configuration (a MerchantConfiguration in JSON).")
+            static let configuration = CommandConfiguration(
+                abstract: "Validate and apply a configuration (a MerchantConfiguration in JSON, or YAML of the same shape)."
+            )
             @OptionGroup var connection: ConnectionOptions
-            @Argument(help: "The configuration file (JSON).") var file: String
+            @Argument(help: "The configuration file: .json, .yaml or .yml; - reads standard input.") var file: String
+            @Flag(help: "Read the file (or standard input) as YAML whatever its name.") var yaml = false
             @Flag(help: "Print JSON.") var json = false
 
             func run() async throws {
                 var request = Parley_V1_ApplyConfigurationRequest()
-                request.configuration = try readMessage(Parley_V1_MerchantConfiguration.self, from: file)
+                request.configuration = try readMessage(Parley_V1_MerchantConfiguration.self, from: file, yaml: yaml)
                 let applied = try await withClient(connection) { client in
                     try await client.unary(
                         MethodPath(service: "parley.v1.Merchant", method: "ApplyConfiguration"),
@@ -181,92 +179,6 @@ extension Parley {
                         return wire
                     }
                     return item
-                }
-            }
-        }
-    }
-
-    /// `parley order ...`: negotiate orders as an agent.
-    struct Order: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Negotiate orders (role agent).", subcommands: [Quote.self])
-
-        struct Quote: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(
-                abstract: "Ask the merchant's opinion of an order (an OrderAcceptanceRequest in JSON) and print it as amended.",
-                discussion: "Exit status: 0 ACCEPTABLE, 4 AMENDMENTS, 5 REJECTED."
-            )
-            @OptionGroup var connection: ConnectionOptions
-            @Argument(help: "The order file (JSON).") var file: String
-            @Flag(help: "Print JSON.") var json = false
-
-            func run() async throws {
-                var request = try readMessage(Parley_V1_OrderAcceptanceRequest.self, from: file)
-                request.approval = .quote
-                let response = try await withClient(connection) { client in
-                    try await client.unary(
-                        MethodPath(service: "parley.v1.Orders", method: "Negotiate"),
-                        request,
-                        as: Parley_V1_OrderAcceptanceResponse.self
-                    )
-                }
-                if json {
-                    try printMessageJSON(response)
-                } else {
-                    Self.printReadable(response)
-                }
-                switch response.status {
-                case .acceptable: return
-                case .amendments: throw ExitCode(4)
-                default: throw ExitCode(5)
-                }
-            }
-
-            /// What a 1-800 operator reads to a caller.
-            static func printReadable(_ response: Parley_V1_OrderAcceptanceResponse) {
-                let status = switch response.status {
-                case .acceptable: "ACCEPTABLE"
-                case .amendments: "AMENDMENTS NEEDED"
-                default: "REJECTED"
-                }
-                print("order \(response.orderID): \(status)\n")
-                var lines = Table(.left("sku"), .left("item"), .right("qty"), .right("unit price"), .right("line total"), .right("discount"))
-                for line in response.order.lines {
-                    lines.append([
-                        line.sku, line.free ? "\(line.title) (free)" : line.title, String(line.quantity),
-                        formatMoney(line.unitPrice), formatMoney(line.lineTotal), formatMoney(line.discount),
-                    ])
-                }
-                lines.print()
-                let order = response.order
-                print("")
-                var totals = Table(.left(""), .right("amount"))
-                totals.append(["subtotal", formatMoney(order.subtotal)])
-                totals.append(["discount", formatMoney(order.discount)])
-                totals.append([
-                    order.hasShipping ? "shipping (\(order.shipping.description_p))" : "shipping (none possible)",
-                    order.hasShipping ? formatMoney(order.shipping.price) : "-",
-                ])
-                for tax in order.tax { totals.append(["\(tax.name) \(Double(tax.ratePpm) / 10_000)%", formatMoney(tax.tax)]) }
-                totals.append(["total", formatMoney(order.total)])
-                totals.print()
-                if !order.paymentReference.isEmpty { print("\npaid by: \(order.paymentReference)") }
-                if !response.shippingOptions.isEmpty {
-                    print("\nshipping options:")
-                    var options = Table(.left("method"), .right("price"), .right("difference"))
-                    for option in response.shippingOptions {
-                        options.append(["\(option.description_p) (\(option.shipper)/\(option.service))", formatMoney(option.price), formatMoney(option.priceDifference)])
-                    }
-                    options.print()
-                } else if !response.shippingExplanation.isEmpty {
-                    print("\nnot shippable: \(response.shippingExplanation)")
-                }
-                guard !response.amendments.isEmpty else { return }
-                print("\namendments:")
-                for (index, amendment) in response.amendments.enumerated() {
-                    print("\(index + 1). \(amendment.blocking ? "" : "(note) ")\(amendment.path): \(amendment.code) — \(amendment.message)")
-                    for (rank, alternative) in amendment.alternatives.enumerated() {
-                        print("     \(Character(UnicodeScalar(UInt8(97 + min(rank, 25))))) \(alternative.description_p)  [\(formatMoney(alternative.priceDifference))]")
-                    }
                 }
             }
         }

@@ -10,6 +10,6 @@ struct Parley: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Talk to parleyd, and manage its certificates.",
-        subcommands: [Health.self, Certs.self, Admin.self, Warehouse.self, Merchant.self, Catalog.self, Order.self]
+        subcommands: [Health.self, Certs.self, Admin.self, Warehouse.self, Merchant.self, Catalog.self, Order.self, Fraud.self]
     )
 }

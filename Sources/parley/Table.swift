@@ -40,6 +40,8 @@ struct Table {
                 case .right: line += padding + cell
                 }
             }
+            // An empty last cell leaves the padding of the one before it.
+            while line.last == " " { line.removeLast() }
             return line
         }
     }

@@ -921,7 +921,7 @@ private func stateName(_ state: Parley_V1_ReservationState) -> String {
 private func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 
 /// `2025-01-31T12:00:00Z`.
-private func iso8601(_ milliseconds: Int64) -> String {
+func iso8601(_ milliseconds: Int64) -> String {
     Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000).formatted(.iso8601)
 }
 

@@ -35,7 +35,9 @@ struct Parleyd: AsyncParsableCommand {
     @Option(name: .customLong("payment-latency-ms"), help: "Time the payment processor simulator takes per authorization (default 0, at most 60000).")
     var paymentLatencyMilliseconds: Int?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String?
-    @Flag(help: "Load a demo data set (a merchant with warehouse stock) into an empty database.") var demo = false
+    @Flag(
+        help: "Load a demo data set into an empty database: demo-merchant's warehouse stock and Orders set-up, a sample coupon and order."
+    ) var demo = false
 
     func run() async throws {
         var configuration = DaemonConfiguration.defaults
@@ -61,7 +63,17 @@ struct Parleyd: AsyncParsableCommand {
         }
 
         let daemon = try Daemon(configuration: configuration, logger: logger)
-        if demo { try await DemoData.load(into: daemon, logger: logger) }
+        if demo {
+            // The sample coupon and order go beside the client certificates
+            // that use them (or into the data directory with production TLS).
+            let files = configuration.usesDevelopmentCertificates ? configuration.certificateDirectory : configuration.dataDirectory
+            if let loaded = try await DemoData.load(into: daemon, logger: logger, filesDirectory: URL(fileURLWithPath: files)),
+                let orderFile = loaded.orderFile, let couponFile = loaded.couponFile {
+                logger.notice(
+                    "demo coupon (10% off at \(DemoData.merchant), 30 days) in \(couponFile.path); an order that uses it: parley order quote \(orderFile.path)"
+                )
+            }
+        }
         let server = daemon.server
         let settings = configuration
         Task {

@@ -87,7 +87,7 @@ struct ShippingTests {
         #expect(amendment.code == .saturdayUnavailable)
         #expect(amendment.alternatives.first?.replacements == [
             .init(path: "shipping_methods[0]", value: .text("acme-freight/ground")),
-            .init(path: "requested_delivery_ms", value: .integer(F.friday)),
+            .init(path: "requested_delivery_ms", value: .text("2025-01-03")),
         ])
         // The Saturday alternatives keep the day: only the method changes.
         #expect(amendment.alternatives[2].replacements.count == 1)

@@ -126,6 +126,36 @@ struct DemoDataTests {
             #expect(inventory.allSatisfy { $0.merchant == DemoData.merchant && $0.free > 0 })
         }
     }
+
+    @Test("--demo sets up the demo merchant for Orders: its sample order, with its sample coupon, quotes ACCEPTABLE")
+    func demoOrders() async throws {
+        try await withTestDaemon { daemon in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-demo-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let logger = Logger(label: "test")
+            let loaded = try #require(try await DemoData.load(into: daemon.daemon, logger: logger, filesDirectory: directory))
+            #expect(try await DemoData.load(into: daemon.daemon, logger: logger, filesDirectory: directory) == nil)
+            let couponFile = try #require(loaded.couponFile)
+            let orderFile = try #require(loaded.orderFile)
+            #expect(try String(contentsOf: couponFile, encoding: .utf8) == loaded.coupon + "\n")
+            #expect(try String(contentsOf: orderFile, encoding: .utf8) == DemoData.orderJSON(coupon: loaded.coupon) + "\n")
+
+            let agent = try daemon.client("travel", roles: [.agent])
+            let negotiate = MethodPath(service: "parley.v1.Orders", method: "Negotiate")
+            let quoted = try await agent.unary(negotiate, DemoData.order(coupon: loaded.coupon), as: Parley_V1_OrderAcceptanceResponse.self)
+            #expect(quoted.status == .acceptable, "\(quoted.amendments)")
+            #expect(quoted.order.couponsApplied == [DemoData.couponSerial])
+            #expect(quoted.order.discount.minorUnits == -((quoted.order.subtotal.minorUnits + 5) / 10))  // 10%, half up
+            #expect(quoted.order.shipping.service == "ground")
+
+            // The hazardous fuel may not fly: by air alone there is no way to ship it.
+            var byAir = DemoData.order()
+            byAir.shippingMethods[0].service = "next-day-air"
+            let refused = try await agent.unary(negotiate, byAir, as: Parley_V1_OrderAcceptanceResponse.self)
+            #expect(refused.status != .acceptable)
+            await agent.close()
+        }
+    }
 }
 
 @Suite("Warehouse idempotency")

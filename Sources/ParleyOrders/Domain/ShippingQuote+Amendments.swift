@@ -7,7 +7,7 @@ extension ShippingQuote {
     ///   first refusal of the client's first method (`SHIPPING_HAZMAT`,
     ///   `SATURDAY_UNAVAILABLE`, `SHIPPING_UNAVAILABLE`) and whose menu is
     ///   ``alternatives``: each replaces `methodsPath[0]` with the method id and,
-    ///   when the day differs, `deliveryPath` with the new day in Unix milliseconds.
+    ///   when the day differs, `deliveryPath` with the new day as `YYYY-MM-DD` (UTC).
     /// - When nothing at all can ship the order, `NOT_SHIPPABLE` with the explanation.
     public func amendments(methodsPath: String = "shipping_methods", deliveryPath: String = "requested_delivery_ms") -> [Amendment] {
         if let chosen {
@@ -31,7 +31,7 @@ extension ShippingQuote {
         let menu = alternatives.map { option in
             var replacements = [Amendment.Replacement(path: "\(methodsPath)[0]", value: .text(option.method.id))]
             if let day = option.deliveryMilliseconds, day != requestedDeliveryMilliseconds {
-                replacements.append(.init(path: deliveryPath, value: .integer(day)))
+                replacements.append(.init(path: deliveryPath, value: .text(Weekday.isoDate(unixMilliseconds: day))))
             }
             return Amendment.Alternative(description: option.description, replacements: replacements, priceDifference: option.priceDifference)
         }
