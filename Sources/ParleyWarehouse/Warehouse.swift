@@ -122,15 +122,26 @@ public actor Warehouse {
     public nonisolated func availability(_ items: [(merchant: String, sku: String)]) async throws -> [SkuAvailability] {
         guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
         let now = clock.nowMilliseconds
-        return try await database.writer.read { db in
-            let lapsed = try Store.dueHeld(db, now: now)
-            return try items.map { item in
-                guard let counters = try Store.counters(db, merchant: item.merchant, sku: item.sku) else {
-                    return SkuAvailability(merchant: item.merchant, sku: item.sku, known: false, free: 0)
-                }
-                let due = lapsed[SkuKey(merchant: item.merchant, sku: item.sku), default: 0]
-                return SkuAvailability(merchant: item.merchant, sku: item.sku, known: true, free: counters.free + due)
+        return try await database.writer.read { db in try Self.availability(db, items, now: now) }
+    }
+
+    /// ``availability(_:)`` read on the calling thread (a few indexed rows,
+    /// no hop to a database queue): for callers on a hot path, such as the
+    /// Orders inventory plug-in.
+    public nonisolated func availabilityNow(_ items: [(merchant: String, sku: String)]) throws -> [SkuAvailability] {
+        guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
+        let now = clock.nowMilliseconds
+        return try database.writer.read { db in try Self.availability(db, items, now: now) }
+    }
+
+    private static func availability(_ db: Database, _ items: [(merchant: String, sku: String)], now: Int64) throws -> [SkuAvailability] {
+        let lapsed = try Store.dueHeld(db, now: now)
+        return try items.map { item in
+            guard let counters = try Store.counters(db, merchant: item.merchant, sku: item.sku) else {
+                return SkuAvailability(merchant: item.merchant, sku: item.sku, known: false, free: 0)
             }
+            let due = lapsed[SkuKey(merchant: item.merchant, sku: item.sku), default: 0]
+            return SkuAvailability(merchant: item.merchant, sku: item.sku, known: true, free: counters.free + due)
         }
     }
 

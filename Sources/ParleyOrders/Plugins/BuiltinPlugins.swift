@@ -24,7 +24,7 @@ struct InventoryPlugin: OrderPlugin {
             if wanted[line.item.sku] == nil { order.append(line.item.sku) }
             wanted[line.item.sku, default: 0] += line.quantity
         }
-        let stock = try await warehouse.availability(order.map { (merchant: merchant, sku: $0) })
+        let stock = try warehouse.availabilityNow(order.map { (merchant: merchant, sku: $0) })
         var quoted: [String: Int64] = [:]
         for hold in context.quotedHolds where hold.merchant == merchant { quoted[hold.sku, default: 0] += hold.quantity }
         let free = Dictionary(uniqueKeysWithValues: stock.filter(\.known).map { ($0.sku, $0.free + quoted[$0.sku, default: 0]) })
@@ -93,7 +93,7 @@ struct InventoryPlugin: OrderPlugin {
 /// request and the rolling statistics. Violations are logged (see
 /// ``FraudBook``); one that rejects is a blocking `FRAUD_REJECTED` amendment
 /// without alternatives, one that flags a `FRAUD_FLAGGED` notice.
-struct FraudAvoidancePlugin: OrderPlugin {
+struct FraudAvoidancePlugin: InlineOrderPlugin {
     let book: FraudBook
     var name: String { "fraud_avoidance" }
     var point: CallOutPoint { .afterPaymentCheck }
@@ -101,7 +101,7 @@ struct FraudAvoidancePlugin: OrderPlugin {
     var defaultTimeoutMilliseconds: UInt32 { 50 }
     var defaultFailOpen: Bool { false }
 
-    func run(_ context: PluginContext) async throws -> PluginResult {
+    func runInline(_ context: PluginContext) throws -> PluginResult {
         guard !context.setup.fraudRules.isEmpty, let subject = FraudSubject(context) else { return PluginResult() }
         let violations = book.evaluate(subject, merchant: context.setup.merchant, rules: context.setup.fraudRules, now: context.now)
         if !violations.isEmpty {
