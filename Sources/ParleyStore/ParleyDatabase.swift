@@ -28,6 +28,8 @@ public final class ParleyDatabase: Sendable {
     public let batchedWriter: BatchedWriter
     /// Where each stored idempotent outcome is (see ``IdempotencyStore``).
     let idempotencyIndex: IdempotencyIndex
+    /// Read-only connections used only by ``readNow(_:)`` (nil in memory).
+    private let blockingReaders: DatabasePool?
 
     /// Tunables of the store.
     public struct Configuration: Sendable {
@@ -57,8 +59,14 @@ public final class ParleyDatabase: Sendable {
     /// The store's own migrations (the idempotency table). Always applied first.
     public static let coreMigrations: [StoreMigration] = IdempotencyStore.migrations
 
-    init(writer: any DatabaseWriter, configuration: Configuration, onBatch: (@Sendable (Int) -> Void)?) throws {
+    init(
+        writer: any DatabaseWriter,
+        blockingReaders: DatabasePool? = nil,
+        configuration: Configuration,
+        onBatch: (@Sendable (Int) -> Void)?
+    ) throws {
         self.writer = writer
+        self.blockingReaders = blockingReaders
         self.batchedWriter = BatchedWriter(writer: writer, maxBatchSize: configuration.maxBatchSize, onBatch: onBatch)
         let index = IdempotencyIndex()
         try writer.read { db in try IdempotencyStore.loadIndex(db, into: index) }
@@ -77,7 +85,11 @@ public final class ParleyDatabase: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let pool = try DatabasePool(path: path, configuration: grdbConfiguration(configuration))
         try migrate(pool, migrations: migrations)
-        return try ParleyDatabase(writer: pool, configuration: configuration, onBatch: onBatch)
+        var readOnly = grdbConfiguration(configuration)
+        readOnly.readonly = true
+        readOnly.maximumReaderCount = 4
+        let readers = try DatabasePool(path: path, configuration: readOnly)
+        return try ParleyDatabase(writer: pool, blockingReaders: readers, configuration: configuration, onBatch: onBatch)
     }
 
     /// An in-memory database for tests (no durability).
@@ -117,6 +129,18 @@ public final class ParleyDatabase: Sendable {
         try migrator.migrate(writer)
     }
 
+    /// Reads on the calling thread, without a hop to a database queue: for a
+    /// few indexed rows on a hot path (the Orders inventory plug-in reads
+    /// stock per negotiation). It uses connections of its own that nothing
+    /// reads asynchronously — an async read of GRDB's pool holds its
+    /// connection while it waits for the executor, so a caller blocking an
+    /// executor thread on that pool could wait on itself. Blocks for as long
+    /// as `body` runs; keep it short.
+    public func readNow<T>(_ body: (Database) throws -> T) throws -> T {
+        if let blockingReaders { return try blockingReaders.read(body) }
+        return try writer.read(body)
+    }
+
     /// The value of a pragma, for checks and operations.
     public func pragma(_ name: String) throws -> String? {
         try writer.read { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
@@ -125,6 +149,7 @@ public final class ParleyDatabase: Sendable {
     /// Closes the database; pending batched writes finish first.
     public func close() async throws {
         await batchedWriter.stop()
+        try blockingReaders?.close()
         if let pool = writer as? DatabasePool {
             try pool.close()
         } else if let queue = writer as? DatabaseQueue {

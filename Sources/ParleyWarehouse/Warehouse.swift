@@ -125,13 +125,12 @@ public actor Warehouse {
         return try await database.writer.read { db in try Self.availability(db, items, now: now) }
     }
 
-    /// ``availability(_:)`` read on the calling thread (a few indexed rows,
-    /// no hop to a database queue): for callers on a hot path, such as the
-    /// Orders inventory plug-in.
+    /// ``availability(_:)`` read on the calling thread (``ParleyDatabase/readNow(_:)``):
+    /// for callers on a hot path, such as the Orders inventory plug-in.
     public nonisolated func availabilityNow(_ items: [(merchant: String, sku: String)]) throws -> [SkuAvailability] {
         guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
         let now = clock.nowMilliseconds
-        return try database.writer.read { db in try Self.availability(db, items, now: now) }
+        return try database.readNow { db in try Self.availability(db, items, now: now) }
     }
 
     private static func availability(_ db: Database, _ items: [(merchant: String, sku: String)], now: Int64) throws -> [SkuAvailability] {
