@@ -98,6 +98,23 @@ struct CaptureLiveTests {
         }
     }
 
+    @Test("64 concurrent captures over 4 connections all complete (no reader of stock may wait on the executor)")
+    func concurrentCaptures() async throws {
+        try await withShop(stock: 1_000) { daemon in
+            let agent = try daemon.client("acme-travel", roles: [.agent], connections: 4)
+            let states = try await withThrowingTaskGroup(of: Parley_V1_OrderState.self) { group in
+                for index in 0..<64 {
+                    group.addTask {
+                        try await agent.unary(OrdersService.capture, Self.buy([("lamp", 1)], id: "c-\(index)"), as: Parley_V1_CaptureResponse.self).order.state
+                    }
+                }
+                return try await group.reduce(into: [Parley_V1_OrderState]()) { $0.append($1) }
+            }
+            #expect(states.count == 64 && states.allSatisfy { $0 == .captured })
+            #expect(try await counters(daemon).sold == 64)
+        }
+    }
+
     @Test("same order id and request: the first outcome, one authorization; another request under that id: FAILED_PRECONDITION")
     func idempotent() async throws {
         try await withShop { daemon in
