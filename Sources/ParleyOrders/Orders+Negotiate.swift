@@ -7,16 +7,31 @@ extension Orders {
     /// would be accepted, amendments with their alternatives, and a quote id
     /// for Capture. Writes no order and charges nothing; with the merchant's
     /// reserve-on-quote, an acceptable order's stock-tracked lines are held
-    /// until the quote lapses. The fraud statistics record it as a quote.
+    /// until the quote lapses; sending the previous `quote_id` with a new
+    /// Negotiate of the same order releases that quote's hold. The fraud
+    /// statistics record it as a quote.
     public nonisolated func negotiate(_ request: Parley_V1_OrderAcceptanceRequest, agent: String) async throws -> Parley_V1_OrderAcceptanceResponse {
         let setup = try setup(forRequest: request)
         let now = clock.nowMilliseconds
+        // The previous quote of this order, if the client sent it: its held
+        // units count as free for this evaluation.
+        let previous = request.quoteID.isEmpty ? nil : QuoteToken.decode(request.quoteID, key: quoteKey).flatMap { token in
+            token.agent == agent && token.merchant == setup.merchant && token.orderID == request.orderID
+                && token.expiresAtMilliseconds > now ? token : nil
+        }
         let controller = OrderAcceptanceController(setup: setup, now: now, cardKey: cardKey)
-        let acceptance = try await controller.evaluate(request, agent: agent, plugins: plugins, isCapture: false)
+        let acceptance = try await controller.evaluate(
+            request, agent: agent, plugins: plugins, isCapture: false, quotedHolds: previous?.holds ?? []
+        )
         if let subject = acceptance.fraudSubject, setup.isEnabled("fraud_avoidance") {
             fraud.record(subject, merchant: setup.merchant, outcome: .quoteOnly, at: now)
         }
         var response = acceptance.response
+        // Negotiating again with the previous quote id replaces that quote:
+        // its hold is released, so repeated quotes do not pile up holds.
+        if let warehouse, let previous, !previous.reservationID.isEmpty {
+            _ = try? await warehouse.release(id: previous.reservationID, caller: Self.system)
+        }
         var token = QuoteToken(
             agent: agent, merchant: setup.merchant, orderID: request.orderID,
             linesDigest: QuoteToken.linesDigest(request.lines),

@@ -192,22 +192,28 @@ struct CaptureLiveTests {
             let quote = try await agent.unary(OrdersService.negotiate, request, as: Parley_V1_OrderAcceptanceResponse.self)
             #expect(quote.status == .acceptable && !quote.reservationID.isEmpty && quote.quoteID.hasPrefix("q1."))
             #expect(try await counters(daemon).held == 3)
+            // Quoting again with the previous quote id replaces its hold instead of adding one.
+            var again = request
+            again.quoteID = quote.quoteID
+            let requote = try await agent.unary(OrdersService.negotiate, again, as: Parley_V1_OrderAcceptanceResponse.self)
+            #expect(requote.status == .acceptable && requote.reservationID != quote.reservationID)
+            #expect(try await counters(daemon).held == 3)
             // Another agent now sees none free.
             let rival = try daemon.client("rival-travel", roles: [.agent])
             let rivalQuote = try await rival.unary(OrdersService.negotiate, Self.buy([("lamp", 1)], id: "r-1"), as: Parley_V1_OrderAcceptanceResponse.self)
             #expect(rivalQuote.amendments.contains { $0.code == "INVENTORY_SHORT" })
 
-            request.quoteID = quote.quoteID
+            request.quoteID = requote.quoteID
             request.approval = .captureIfAcceptable
             let captured = try await agent.unary(OrdersService.capture, request, as: Parley_V1_CaptureResponse.self)
             #expect(captured.order.state == .captured)
-            #expect(captured.order.reservationID == quote.reservationID)
+            #expect(captured.order.reservationID == requote.reservationID)
             let stock = try await counters(daemon)
             #expect(stock.sold == 3 && stock.held == 0)
 
             // A quote id is the server's and the order's own.
             var forged = Self.buy([("lamp", 1)], id: "order-2")
-            forged.quoteID = quote.quoteID
+            forged.quoteID = requote.quoteID
             await #expect {
                 _ = try await agent.unary(OrdersService.capture, forged, as: Parley_V1_CaptureResponse.self)
             } throws: { ($0 as? RPCError)?.violations.map(\.field) == ["quote_id"] }

@@ -134,6 +134,19 @@ struct CapturePipelineTests {
         #expect(try await lenient.orders.negotiate(Self.buy("q-1"), agent: "agency").status == .acceptable)
     }
 
+    @Test("a blocking pre-authorization check stops Capture before anything is written or charged")
+    func preAuthorization() async throws {
+        let veto = ProbePlugin(name: "probe-pre", point: .preAuthorization, interests: [.always], defaultFailOpen: false, blocking: true)
+        let shop = try await Self.shop(plugins: [veto])
+        #expect(try await shop.orders.negotiate(Self.buy("q-1"), agent: "agency").status == .acceptable)
+        #expect(veto.counter.value.load(ordering: .relaxed) == 0)
+        let response = try await shop.orders.capture(Self.buy("c-1"), agent: "agency")
+        #expect(!response.hasOrder && response.acceptance.status == .rejected)
+        #expect(response.acceptance.amendments.contains { $0.code == "PROBE_REFUSED" })
+        #expect(try await shop.orders.processor.authorization(key: "agency/c-1") == nil)
+        #expect(try await shop.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM orders_order") } == 0)
+    }
+
     @Test("a blocking final check fails the authorized order and voids its authorization")
     func finalCheck() async throws {
         let veto = ProbePlugin(name: "probe-veto", point: .finalCheck, interests: [.always], defaultFailOpen: false, blocking: true)
