@@ -27,7 +27,7 @@ public struct DaemonConfiguration: Sendable {
     /// The virtual warehouse's windows and caps.
     public var warehouse: WarehouseConfiguration
     /// How long the payment processor simulator takes per authorization
-    /// (`--payment-latency-ms`, `orders.payment_latency_ms`; default 0).
+    /// (`--payment-latency-ms`; default 0).
     public var paymentLatency: Duration = .zero
 
     /// The Prometheus and `/healthz` endpoint.

@@ -224,7 +224,7 @@ public enum DemoData {
         air.saturdaySurcharge = money(1_500)
         shipping.availability = [ground, air]
         var restrictions = Parley_V1_ShippingRestrictionsDefinition()
-        restrictions.remoteRegions = [region("US", "AK"), region("US", "HI"), region("US", "PR")]
+        restrictions.remoteRegions = remote.regions
         restrictions.remoteSurcharge = money(995)
         restrictions.saturdayToRemoteRegions = false
         restrictions.hazmatByAir = false

@@ -34,19 +34,18 @@ extension Orders {
             _ = try? await running.task.value
             if inFlight[key]?.task == running.task { inFlight[key] = nil }
         }
-        let task = Task { try await self.runCapture(request, agent: agent) }
+        let task = Task { try await self.runCapture(request, agent: agent, mac: mac) }
         inFlight[key] = (mac, task)
         defer { if inFlight[key]?.task == task { inFlight[key] = nil } }
         return try await task.value
     }
 
-    nonisolated func runCapture(_ request: Parley_V1_OrderAcceptanceRequest, agent: String) async throws -> Parley_V1_CaptureResponse {
+    nonisolated func runCapture(_ request: Parley_V1_OrderAcceptanceRequest, agent: String, mac: Data) async throws -> Parley_V1_CaptureResponse {
         var request = request
         request.approval = .captureIfAcceptable
         let setup = try setup(forRequest: request)
         let key = OrderKey(agent: agent, orderID: request.orderID)
-        let mac = requestMAC(request)
-        if let stored = try await storedOrder(key) {
+        if let stored = try storedOrder(key) {
             guard stored.mac == mac else { throw Self.differentRequest(key) }
             if stored.order.state == .captured || stored.order.state == .failed {
                 return Self.response(stored.acceptance, stored.order)
@@ -100,7 +99,7 @@ extension Orders {
             acceptance: response, fingerprint: payment.card?.fingerprint ?? "", total: acceptance.total
         )
         do {
-            order = try await writePending(order, row: row, holds: acceptance.holds, quote: quote)
+            order = try await writePending(order, row: row, lines: acceptance.plugins.lines, holds: acceptance.holds, quote: quote)
         } catch let refusal as AcceptanceRefusal {
             recordFraud(acceptance, outcome: .rejected, at: now)
             return Self.response(Self.amended(response, with: refusal.amendments), nil)
@@ -142,6 +141,7 @@ extension Orders {
     nonisolated func writePending(
         _ order: Parley_V1_Order,
         row: OrderRow,
+        lines: [PricedLine],
         holds: [ReservationLineRequest],
         quote: QuoteToken?
     ) async throws -> Parley_V1_Order {
@@ -210,12 +210,8 @@ extension Orders {
             order.reservationID = record.id
             return order
         case .shortage(let shortages):
-            var free: [String: Int64] = [:]
-            for shortage in shortages { free[shortage.sku] = shortage.free }
-            let lines = row.acceptance.order.lines.enumerated().filter { !$0.element.free }
             throw AcceptanceRefusal(amendments: InventoryPlugin.shortages(
-                lines: lines.map { (index: $0.offset, sku: $0.element.sku, quantity: $0.element.quantity, unitPrice: $0.element.unitPrice.minorUnits) },
-                free: free, lineCount: row.request.lines.count, currency: row.total.currency
+                after: shortages, lines: lines, lineCount: row.request.lines.count, currency: row.total.currency
             ))
         }
     }
@@ -353,10 +349,14 @@ extension Orders {
         return Data(HMAC<SHA256>.authenticationCode(for: bytes, using: quoteKey))
     }
 
-    nonisolated func storedOrder(_ key: OrderKey) async throws -> StoredOrder? {
-        try await database.writer.read { db in try OrdersStore.order(db, key) }
+    /// The stored order, if any: read on the calling thread (a point lookup
+    /// on every capture; see ``ParleyDatabase/readNow(_:)``).
+    nonisolated func storedOrder(_ key: OrderKey) throws -> StoredOrder? {
+        try database.readNow { db in try OrdersStore.order(db, key) }
     }
 
+    /// Records the request in the merchant's fraud statistics (when its fraud
+    /// avoidance plug-in is on): a quote, a refusal or a capture.
     nonisolated func recordFraud(_ acceptance: OrderAcceptanceController.Acceptance, outcome: FraudOutcome, at: Int64) {
         guard let subject = acceptance.fraudSubject, acceptance.plugins.setup.isEnabled("fraud_avoidance") else { return }
         fraud.record(subject, merchant: acceptance.plugins.setup.merchant, outcome: outcome, at: at)
@@ -373,8 +373,7 @@ extension Orders {
     static func amended(_ response: Parley_V1_OrderAcceptanceResponse, with amendments: [Amendment]) -> Parley_V1_OrderAcceptanceResponse {
         var response = response
         response.amendments += amendments.map(OrderAcceptanceController.wire)
-        let blocking = response.amendments.filter(\.blocking)
-        response.status = blocking.isEmpty ? .acceptable : blocking.contains { $0.alternatives.isEmpty } ? .rejected : .amendments
+        response.status = OrderAcceptanceController.status(response.amendments)
         return response
     }
 

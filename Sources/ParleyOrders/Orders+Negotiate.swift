@@ -23,9 +23,7 @@ extension Orders {
         let acceptance = try await controller.evaluate(
             request, agent: agent, plugins: plugins, isCapture: false, quotedHolds: previous?.holds ?? []
         )
-        if let subject = acceptance.fraudSubject, setup.isEnabled("fraud_avoidance") {
-            fraud.record(subject, merchant: setup.merchant, outcome: .quoteOnly, at: now)
-        }
+        recordFraud(acceptance, outcome: .quoteOnly, at: now)
         var response = acceptance.response
         // Negotiating again with the previous quote id replaces that quote:
         // its hold is released, so repeated quotes do not pile up holds.
@@ -54,11 +52,8 @@ extension Orders {
                 response.reservationExpiresAtMs = record.expiresAtMilliseconds
             case .shortage(let shortages):
                 // The stock went between the check and the hold.
-                var free: [String: Int64] = [:]
-                for shortage in shortages { free[shortage.sku] = shortage.free }
                 response = Self.amended(response, with: InventoryPlugin.shortages(
-                    lines: acceptance.plugins.lines.map { (index: $0.index, sku: $0.item.sku, quantity: $0.quantity, unitPrice: $0.unitPrice.minorUnits) },
-                    free: free, lineCount: request.lines.count, currency: setup.currency
+                    after: shortages, lines: acceptance.plugins.lines, lineCount: request.lines.count, currency: setup.currency
                 ))
             }
         }

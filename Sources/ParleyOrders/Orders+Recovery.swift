@@ -108,15 +108,9 @@ extension Orders {
                     amount: Money(minorUnits: line.lineTotal.minorUnits, currency: setup.currency)
                 )
             }
-            let fingerprint: String = row[3]
-            let buyer = request.buyer
             let subject = FraudSubject(
-                buyerID: buyer.id.isEmpty ? nil : buyer.id,
-                buyerClass: buyer.buyerClass.isEmpty ? nil : buyer.buyerClass,
-                email: buyer.email.isEmpty ? nil : buyer.email,
-                ipAddress: buyer.ipAddress.isEmpty ? nil : buyer.ipAddress,
-                cardFingerprint: fingerprint.isEmpty ? nil : fingerprint,
-                postalCode: request.shippingAddress.postalCode.isEmpty ? nil : request.shippingAddress.postalCode,
+                request: request,
+                cardFingerprint: row[3],
                 lines: lines,
                 total: Money(minorUnits: acceptance.order.total.minorUnits, currency: setup.currency)
             )

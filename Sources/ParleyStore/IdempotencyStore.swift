@@ -156,11 +156,6 @@ public struct IdempotencyStore: Sendable {
     /// Stores an outcome inside a transaction the caller already holds, so a
     /// subsystem can commit its business write and the outcome atomically.
     /// The in-memory index learns of it when that transaction commits.
-    public func insert(_ db: Database, principal: String, method: String, key: String, record: IdempotencyRecord) throws {
-        try insert(db, IdempotencyKey(principal: principal, method: method, key: key), record: record)
-    }
-
-    /// Stores an outcome inside a transaction the caller already holds.
     public func insert(_ db: Database, _ scope: IdempotencyKey, record: IdempotencyRecord) throws {
         try db.executeDirect(
             sql: """

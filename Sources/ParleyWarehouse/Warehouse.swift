@@ -120,7 +120,6 @@ public actor Warehouse {
 
     /// Free units per SKU now; unknown SKUs say so.
     public nonisolated func availability(_ items: [(merchant: String, sku: String)]) async throws -> [SkuAvailability] {
-        guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
         let now = clock.nowMilliseconds
         return try await database.writer.read { db in try Self.availability(db, items, now: now) }
     }
@@ -128,12 +127,12 @@ public actor Warehouse {
     /// ``availability(_:)`` read on the calling thread (``ParleyDatabase/readNow(_:)``):
     /// for callers on a hot path, such as the Orders inventory plug-in.
     public nonisolated func availabilityNow(_ items: [(merchant: String, sku: String)]) throws -> [SkuAvailability] {
-        guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
         let now = clock.nowMilliseconds
         return try database.readNow { db in try Self.availability(db, items, now: now) }
     }
 
     private static func availability(_ db: Database, _ items: [(merchant: String, sku: String)], now: Int64) throws -> [SkuAvailability] {
+        guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
         let lapsed = try Store.dueHeld(db, now: now)
         return try items.map { item in
             guard let counters = try Store.counters(db, merchant: item.merchant, sku: item.sku) else {
@@ -200,8 +199,9 @@ public actor Warehouse {
                 // Settings, known SKUs and caps first: a bad line changes nothing.
                 var window = holdSeconds
                 var perSKU: [String: Int64] = [:]
+                let merchants = try self.settings(db, merchants: lines.map(\.merchant))
                 for (index, line) in lines.enumerated() {
-                    let settings = try self.settings(db, merchant: line.merchant)
+                    let settings = merchants[line.merchant]!
                     if holdSeconds == 0 { window = window == 0 ? settings.defaultHoldSeconds : min(window, settings.defaultHoldSeconds) }
                     let key = "\(line.merchant)\u{0}\(line.sku)"
                     perSKU[key, default: 0] += line.quantity
@@ -317,10 +317,7 @@ public actor Warehouse {
         return try await change(id: id, caller: caller, mustOwn: true, onCommit: onCommit) { db, record, now in
             var window = holdSeconds
             if window == 0 {
-                window = UInt32.max
-                for line in record.lines {
-                    window = min(window, try self.settings(db, merchant: line.merchant).defaultHoldSeconds)
-                }
+                window = try self.settings(db, merchants: record.lines.map(\.merchant)).values.map(\.defaultHoldSeconds).min() ?? UInt32.max
             }
             let newExpiry = now + Int64(window) * 1000
             // A reservation that is no longer held is refused by the state machine, not here.
@@ -436,9 +433,14 @@ public actor Warehouse {
         return updated
     }
 
-    /// A merchant's settings (one primary-key read through the statement cache).
-    nonisolated func settings(_ db: Database, merchant: String) throws -> MerchantWarehouseSettings {
-        try Store.settings(db, merchant: merchant, defaults: configuration)
+    /// The settings of each merchant named (one primary-key read per merchant,
+    /// however many lines name it).
+    nonisolated func settings(_ db: Database, merchants: [String]) throws -> [String: MerchantWarehouseSettings] {
+        var settings: [String: MerchantWarehouseSettings] = [:]
+        for merchant in merchants where settings[merchant] == nil {
+            settings[merchant] = try Store.settings(db, merchant: merchant, defaults: configuration)
+        }
+        return settings
     }
 
     // MARK: Expiry sweeper

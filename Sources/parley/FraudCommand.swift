@@ -36,7 +36,7 @@ extension Parley {
                 request.limit = limit ?? 0
                 let response = try await withClient(connection) { client in
                     try await client.unary(
-                        MethodPath(service: "parley.v1.Orders", method: "ListFraudEvents"),
+                        Order.method("ListFraudEvents"),
                         request,
                         as: Parley_V1_ListFraudEventsResponse.self
                     )
@@ -64,7 +64,7 @@ extension Parley {
                 }
                 table.print()
                 if let limit, response.events.count >= Int(limit), let last = response.events.last {
-                    FileHandle.standardError.write(Data("more may follow: --after \(last.id)\n".utf8))
+                    printToStandardError("more may follow: --after \(last.id)")
                 }
             }
         }

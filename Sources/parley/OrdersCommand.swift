@@ -32,6 +32,7 @@ func formatMoney(_ money: Parley_V1_Money) -> String {
 extension Parley {
     /// `parley merchant ...`: a merchant's configuration (role merchant).
     struct Merchant: AsyncParsableCommand {
+        static func method(_ name: String) -> MethodPath { MethodPath(service: "parley.v1.Merchant", method: name) }
         static let configuration = CommandConfiguration(
             abstract: "A merchant's configuration: shipping, tax, payment, plug-ins, fraud rules, coupon issuers.",
             subcommands: [Apply.self, Show.self]
@@ -51,7 +52,7 @@ extension Parley {
                 request.configuration = try readMessage(Parley_V1_MerchantConfiguration.self, from: file, yaml: yaml)
                 let applied = try await withClient(connection) { client in
                     try await client.unary(
-                        MethodPath(service: "parley.v1.Merchant", method: "ApplyConfiguration"),
+                        Merchant.method("ApplyConfiguration"),
                         request,
                         as: Parley_V1_MerchantConfiguration.self,
                         options: CallOptions(idempotencyKey: CallOptions.newIdempotencyKey())
@@ -77,7 +78,7 @@ extension Parley {
                 request.merchant = merchant
                 let configuration = try await withClient(connection) { client in
                     try await client.unary(
-                        MethodPath(service: "parley.v1.Merchant", method: "GetConfiguration"),
+                        Merchant.method("GetConfiguration"),
                         request,
                         as: Parley_V1_MerchantConfiguration.self
                     )
@@ -120,7 +121,7 @@ extension Parley {
                         var digest = Parley.Warehouse.FNV1a64()
                         digest.add(try request.serializedData())
                         let response = try await client.unary(
-                            MethodPath(service: "parley.v1.Merchant", method: "ImportCatalog"),
+                            Merchant.method("ImportCatalog"),
                             request,
                             as: Parley_V1_ImportCatalogResponse.self,
                             options: CallOptions(idempotencyKey: "catalog-import-\(batch)-\(digest.hex)")

@@ -970,6 +970,6 @@ private func printCounters(_ inventory: [Parley_V1_SkuInventory]) {
 }
 
 /// Progress and notes for the operator, on standard error.
-private func printToStandardError(_ text: String) {
+func printToStandardError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }

@@ -238,7 +238,7 @@ struct CapturePipelineTests {
             request: Orders.withoutCardNumbers(request), acceptance: acceptance.response,
             fingerprint: acceptance.payment?.card?.fingerprint ?? "", total: acceptance.total
         )
-        return try await orders.writePending(order, row: row, holds: [], quote: nil)
+        return try await orders.writePending(order, row: row, lines: acceptance.plugins.lines, holds: [], quote: nil)
     }
 
     func authorization(_ order: Parley_V1_Order) -> AuthorizationRequest {

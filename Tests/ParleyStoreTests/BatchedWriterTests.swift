@@ -134,10 +134,10 @@ struct StoreTests {
             // rolls back after its insert, and the second reuses its row id.
             try await database.writer.write { db in
                 try db.inSavepoint {
-                    try store.insert(db, principal: "acme", method: "/m", key: "doomed", record: doomed)
+                    try store.insert(db, IdempotencyKey(principal: "acme", method: "/m", key: "doomed"), record: doomed)
                     return .rollback
                 }
-                try store.insert(db, principal: "acme", method: "/m", key: "kept", record: kept)
+                try store.insert(db, IdempotencyKey(principal: "acme", method: "/m", key: "kept"), record: kept)
             }
             #expect(try await store.lookup(principal: "acme", method: "/m", key: "doomed", nowMilliseconds: 2_000) == nil)
             #expect(try await store.lookup(principal: "acme", method: "/m", key: "kept", nowMilliseconds: 2_000) == kept)

@@ -201,7 +201,7 @@ struct OrderAcceptanceController {
         response.shippingOptions = shipping.available.map(Self.offer)
         response.shippingExplanation = shipping.explanation
         response.amendments = amendments.map(Self.wire)
-        response.status = Self.status(amendments)
+        response.status = Self.status(response.amendments)
         return Acceptance(
             response: response,
             holds: afterItems.holds + afterPayment.holds,
@@ -215,8 +215,8 @@ struct OrderAcceptanceController {
 
     /// ACCEPTABLE with no blocking amendment; REJECTED when a blocking one
     /// offers no way forward; AMENDMENTS otherwise.
-    static func status(_ amendments: [Amendment]) -> Parley_V1_AcceptanceStatus {
-        let blocking = amendments.filter(\.isBlocking)
+    static func status(_ amendments: [Parley_V1_Amendment]) -> Parley_V1_AcceptanceStatus {
+        let blocking = amendments.filter(\.blocking)
         if blocking.isEmpty { return .acceptable }
         return blocking.contains { $0.alternatives.isEmpty } ? .rejected : .amendments
     }

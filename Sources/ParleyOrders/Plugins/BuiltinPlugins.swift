@@ -18,20 +18,16 @@ struct InventoryPlugin: OrderPlugin {
     func run(_ context: PluginContext) async throws -> PluginResult {
         guard !context.lines.isEmpty else { return PluginResult() }
         let merchant = context.setup.merchant
-        var wanted: [String: Int64] = [:]
-        var order: [String] = []
-        for line in context.lines {
-            if wanted[line.item.sku] == nil { order.append(line.item.sku) }
-            wanted[line.item.sku, default: 0] += line.quantity
-        }
-        let stock = try warehouse.availabilityNow(order.map { (merchant: merchant, sku: $0) })
+        var skus: [String] = []
+        for line in context.lines where !skus.contains(line.item.sku) { skus.append(line.item.sku) }
+        let stock = try warehouse.availabilityNow(skus.map { (merchant: merchant, sku: $0) })
         var quoted: [String: Int64] = [:]
         for hold in context.quotedHolds where hold.merchant == merchant { quoted[hold.sku, default: 0] += hold.quantity }
         let free = Dictionary(uniqueKeysWithValues: stock.filter(\.known).map { ($0.sku, $0.free + quoted[$0.sku, default: 0]) })
         let tracked = context.lines.filter { free[$0.item.sku] != nil }
         return PluginResult(
             amendments: Self.shortages(
-                lines: tracked.map { (index: $0.index, sku: $0.item.sku, quantity: $0.quantity, unitPrice: $0.unitPrice.minorUnits) },
+                lines: tracked,
                 free: free,
                 lineCount: context.request.lines.count,
                 currency: context.setup.currency
@@ -44,7 +40,7 @@ struct InventoryPlugin: OrderPlugin {
     /// (earlier lines of the same SKU taking theirs first), with "take what is
     /// in stock" and, when the order has other lines, "remove the line".
     static func shortages(
-        lines: [(index: Int, sku: String, quantity: Int64, unitPrice: Int64)],
+        lines: [PricedLine],
         free: [String: Int64],
         lineCount: Int,
         currency: CurrencyCode
@@ -52,9 +48,9 @@ struct InventoryPlugin: OrderPlugin {
         var free = free
         var amendments: [Amendment] = []
         for line in lines {
-            guard let available = free[line.sku] else { continue }
+            guard let available = free[line.item.sku] else { continue }
             let take = min(max(available, 0), line.quantity)
-            free[line.sku] = available - take
+            free[line.item.sku] = available - take
             guard take < line.quantity else { continue }
             let path = "lines[\(line.index)].quantity"
             var alternatives: [Amendment.Alternative] = []
@@ -63,7 +59,7 @@ struct InventoryPlugin: OrderPlugin {
                     Amendment.Alternative(
                         description: "take the \(take) in stock",
                         replacements: [Amendment.Replacement(path: path, value: .integer(take))],
-                        priceDifference: Money(minorUnits: -line.unitPrice * (line.quantity - take), currency: currency)
+                        priceDifference: Money(minorUnits: -line.unitPrice.minorUnits * (line.quantity - take), currency: currency)
                     )
                 )
             }
@@ -72,7 +68,7 @@ struct InventoryPlugin: OrderPlugin {
                     Amendment.Alternative(
                         description: "remove the line",
                         replacements: [Amendment.Replacement(path: "lines[\(line.index)]", value: .remove)],
-                        priceDifference: Money(minorUnits: -line.unitPrice * line.quantity, currency: currency)
+                        priceDifference: Money(minorUnits: -line.lineTotal.minorUnits, currency: currency)
                     )
                 )
             }
@@ -80,12 +76,20 @@ struct InventoryPlugin: OrderPlugin {
                 Amendment(
                     path: path,
                     code: .inventoryShort,
-                    message: "\(line.quantity) of \(line.sku) wanted, \(take) in stock",
+                    message: "\(line.quantity) of \(line.item.sku) wanted, \(take) in stock",
                     alternatives: alternatives
                 )
             )
         }
         return amendments
+    }
+
+    /// The amendments for a reservation the warehouse refused: its shortages
+    /// give the free units of the SKUs that ran short.
+    static func shortages(after refusal: [LineShortage], lines: [PricedLine], lineCount: Int, currency: CurrencyCode) -> [Amendment] {
+        var free: [String: Int64] = [:]
+        for shortage in refusal { free[shortage.sku] = shortage.free }
+        return shortages(lines: lines, free: free, lineCount: lineCount, currency: currency)
     }
 }
 
@@ -115,15 +119,21 @@ extension FraudSubject {
     /// The subject of an order as the payment check left it; nil before it has a total.
     init?(_ context: PluginContext) {
         guard let total = context.total else { return nil }
-        let buyer = context.request.buyer
+        self.init(request: context.request, cardFingerprint: context.payment?.card?.fingerprint, lines: context.lines.map(FraudLine.init), total: total)
+    }
+
+    /// The subject of `request` (buyer and delivery keys; empty fields are absent).
+    init(request: Parley_V1_OrderAcceptanceRequest, cardFingerprint: String?, lines: [FraudLine], total: Money) {
+        let buyer = request.buyer
+        let present: (String) -> String? = { $0.isEmpty ? nil : $0 }
         self.init(
-            buyerID: buyer.id.isEmpty ? nil : buyer.id,
-            buyerClass: buyer.buyerClass.isEmpty ? nil : buyer.buyerClass,
-            email: buyer.email.isEmpty ? nil : buyer.email,
-            ipAddress: buyer.ipAddress.isEmpty ? nil : buyer.ipAddress,
-            cardFingerprint: context.payment?.card?.fingerprint,
-            postalCode: context.request.shippingAddress.postalCode.isEmpty ? nil : context.request.shippingAddress.postalCode,
-            lines: context.lines.map(FraudLine.init),
+            buyerID: present(buyer.id),
+            buyerClass: present(buyer.buyerClass),
+            email: present(buyer.email),
+            ipAddress: present(buyer.ipAddress),
+            cardFingerprint: cardFingerprint.flatMap(present),
+            postalCode: present(request.shippingAddress.postalCode),
+            lines: lines,
             total: total
         )
     }

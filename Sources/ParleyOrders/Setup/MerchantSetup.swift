@@ -8,7 +8,7 @@ import ParleyProtos
 public struct MerchantSetup: Sendable {
     public let merchant: String
     public let currency: CurrencyCode
-    public let catalog: Catalog
+    public private(set) var catalog: Catalog
     public let shipping: ShippingPolicy
     public let tax: TaxTable
     public let payment: PaymentPolicy
@@ -127,9 +127,12 @@ public struct MerchantSetup: Sendable {
         self.configuration = configuration
     }
 
-    /// The same configuration with another catalog.
+    /// The same configuration with another catalog (only the catalog depends
+    /// on the items, so nothing else is compiled again).
     func replacingCatalog(_ items: [CatalogItem]) throws(OrdersError) -> MerchantSetup {
-        try MerchantSetup(configuration: configuration, items: items)
+        var setup = self
+        setup.catalog = try Catalog(merchant: merchant, currency: currency, items: items)
+        return setup
     }
 }
 
