@@ -100,7 +100,7 @@ extension Parley {
                     unit_price_minor, currency, weight_grams, hazmat_class, tax_category, \
                     max_quantity_per_order, payment_kinds, price_tiers. payment_kinds is a list \
                     separated by ';' (card;purchase_order; empty = any); price_tiers is \
-                    'min_quantity:unit_price_minor' separated by ';'. Fields may not contain commas. \
+                    'min_quantity:unit_price_minor' separated by ';'. Quote a field that contains a comma. \
                     Each batch is sent with its own idempotency key: re-running the same file is safe.
                     """
             )
@@ -136,18 +136,21 @@ extension Parley {
             }
 
             static func parse(_ text: String, file: String) throws -> [Parley_V1_CatalogItem] {
-                let rows = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                guard let header = rows.first else { return [] }
+                var text = text
+                if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+                // The warehouse feed's CSV reader: quoted fields, and each record's own line number.
+                let records = try Parley.Warehouse.CSV.records(in: text, file: file)
+                guard let header = records.first else { return [] }
                 let expected = "sku,title,item_class,unit_price_minor,currency,weight_grams,hazmat_class,tax_category,max_quantity_per_order,payment_kinds,price_tiers"
-                guard header.replacingOccurrences(of: " ", with: "") == expected else {
-                    throw CLIError("\(file):1: the header must be \(expected)")
+                guard header.fields.map({ $0.trimmingCharacters(in: .whitespaces) }).joined(separator: ",") == expected else {
+                    throw CLIError("\(file):\(header.line): the header must be \(expected)")
                 }
                 let kinds: [String: Parley_V1_PaymentKind] = [
                     "card": .card, "gift_certificate": .giftCertificate, "prepaid_account": .prepaidAccount, "purchase_order": .purchaseOrder,
                 ]
-                return try rows.dropFirst().enumerated().map { offset, row in
-                    let line = offset + 2
-                    let cells = row.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+                return try records.dropFirst().map { record in
+                    let line = record.line
+                    let cells = record.fields.map { $0.trimmingCharacters(in: .whitespaces) }
                     guard cells.count == 11 else { throw CLIError("\(file):\(line): 11 columns expected, found \(cells.count)") }
                     func integer(_ index: Int, _ name: String) throws -> Int64 {
                         if cells[index].isEmpty { return 0 }
