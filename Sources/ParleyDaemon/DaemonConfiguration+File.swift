@@ -61,7 +61,11 @@ struct ConfigurationFile: Decodable {
     }
     struct Store: Decodable {
         var maxBatchSize: Int?
-        enum CodingKeys: String, CodingKey { case maxBatchSize = "max_batch_size" }
+        var checkpointIntervalMs: Int64?
+        var walRestartPages: Int?
+        enum CodingKeys: String, CodingKey {
+            case maxBatchSize = "max_batch_size", checkpointIntervalMs = "checkpoint_interval_ms", walRestartPages = "wal_restart_pages"
+        }
     }
 
     var listen: Listen?
@@ -144,6 +148,8 @@ extension DaemonConfiguration {
             if let value = metrics.port { self.metrics.port = value }
         }
         if let value = file.store?.maxBatchSize { store.maxBatchSize = value }
+        if let value = file.store?.checkpointIntervalMs { store.checkpointInterval = .milliseconds(value) }
+        if let value = file.store?.walRestartPages { store.walRestartPages = value }
         if let settings = file.warehouse {
             if let value = settings.defaultHoldSeconds { warehouse.defaultHoldSeconds = value }
             if let value = settings.maxHoldSeconds { warehouse.maxHoldSeconds = value }
@@ -168,7 +174,7 @@ extension DaemonConfiguration {
         "limits": ["max_frame_bytes", "max_concurrent_calls", "retry_after_ms", "write_buffer_high_water_mark", "write_buffer_low_water_mark"],
         "timeouts_ms": ["handshake", "partial_frame", "idle", "default_call", "max_call", "shutdown_grace"],
         "metrics": ["enabled", "host", "port"],
-        "store": ["max_batch_size"],
+        "store": ["max_batch_size", "checkpoint_interval_ms", "wal_restart_pages"],
         "warehouse": ["default_hold_seconds", "max_hold_seconds", "max_lifetime_seconds", "max_units_per_sku", "max_lines", "max_held_reservations_per_agent"],
     ]
 

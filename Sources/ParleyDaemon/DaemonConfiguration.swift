@@ -130,6 +130,11 @@ public struct DaemonConfiguration: Sendable {
         try require(timeouts.defaultCall <= timeouts.maxCall, "timeouts_ms.default_call must not exceed timeouts_ms.max_call")
         try require((0...65535).contains(metrics.port), "metrics.port must be 0...65535")
         try require(store.maxBatchSize >= 1 && store.maxBatchSize <= 10_000, "store.max_batch_size must be 1...10000")
+        try require(
+            store.checkpointInterval >= .milliseconds(10) && store.checkpointInterval <= .seconds(60),
+            "store.checkpoint_interval_ms must be 10...60000"
+        )
+        try require(store.walRestartPages >= 1000 && store.walRestartPages <= 1_048_576, "store.wal_restart_pages must be 1000...1048576")
         try require(idempotencyRetention >= .seconds(60), "idempotency_retention_ms must be at least 60000")
         try require(warehouse.defaultHoldSeconds >= 1, "warehouse.default_hold_seconds must be at least 1")
         try require(warehouse.defaultHoldSeconds <= warehouse.maxHoldSeconds, "warehouse.default_hold_seconds must not exceed warehouse.max_hold_seconds")

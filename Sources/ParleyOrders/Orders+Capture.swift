@@ -147,11 +147,11 @@ extension Orders {
     ) async throws -> Parley_V1_Order {
         var order = order
         let pending = order
+        let encodedRow = try EncodedOrderRow(row)
+        let encodedOrder = try EncodedOrder(pending)
         let coupons = Array(order.order.couponsApplied.enumerated())
         let insert: @Sendable (Database, String) throws -> Void = { db, reservationID in
-            var written = pending
-            written.reservationID = reservationID
-            try OrdersStore.insert(db, row, detail: written)
+            try OrdersStore.insert(db, encodedRow, detail: encodedOrder, reservationID: reservationID)
             for (index, serial) in coupons {
                 let changed = try db.executeDirect(
                     sql: """
@@ -217,7 +217,7 @@ extension Orders {
     }
 
     /// Sub-transaction 2: authorize (retrying a processor error twice), then
-    /// record the outcome: AUTHORIZED, or FAILED with the decline.
+    /// take the outcome: AUTHORIZED, or FAILED with the decline.
     nonisolated func authorize(_ order: Parley_V1_Order, _ request: AuthorizationRequest) async throws -> Parley_V1_Order {
         var lastError: any Error = PaymentProcessorError(message: "no attempt")
         for attempt in 0..<3 {
@@ -239,12 +239,15 @@ extension Orders {
         case .voided:
             return try await fail(order, code: "AUTHORIZATION_VOIDED", message: "the authorization was voided", void: false)
         case .authorized, .captured:
+            // Not written: the processor's ledger is sub-transaction 2's
+            // durable record, and the order row goes from PENDING straight to
+            // CAPTURED (or FAILED) in sub-transaction 3. A crash in between
+            // leaves it PENDING, and recovery asks the processor by the
+            // order's key (``resume(_:)``). One durable write less per capture.
             var order = order
             order.state = .authorized
             order.authorizationID = record.id
             order.updatedAtMs = clock.nowMilliseconds
-            let updated = order
-            try await database.batchedWriter.write { db in try OrdersStore.update(db, updated) }
             return order
         }
     }
@@ -255,10 +258,10 @@ extension Orders {
         var order = order
         order.state = .captured
         order.updatedAtMs = clock.nowMilliseconds
-        let captured = order
+        let captured = try EncodedOrder(order)
         let write: @Sendable (Database) throws -> Void = { db in
             try OrdersStore.update(db, captured)
-            try OrdersStore.enqueue(db, kind: "captured", captured)
+            try OrdersStore.enqueue(db, kind: "captured", captured.order)
         }
         if let warehouse, !order.reservationID.isEmpty {
             do {
@@ -284,9 +287,10 @@ extension Orders {
         order.failureCode = code
         order.failureMessage = message
         order.updatedAtMs = clock.nowMilliseconds
-        let failed = order
+        let encoded = try EncodedOrder(order)
         let write: @Sendable (Database) throws -> Void = { db in
-            try OrdersStore.update(db, failed)
+            try OrdersStore.update(db, encoded)
+            let failed = encoded.order
             try db.executeDirect(sql: "DELETE FROM orders_coupon_redemption WHERE agent = ? AND order_id = ?") { binder in
                 binder.bind(failed.agent)
                 binder.bind(failed.orderID)
@@ -397,3 +401,4 @@ struct OrderKey: Hashable, Sendable {
 struct AcceptanceRefusal: Error {
     var amendments: [Amendment]
 }
+

@@ -29,6 +29,8 @@ public final class BatchedWriter: Sendable {
         var busy = false
         var stopped = false
         var drainWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Run a checkpoint after the current batch (see ``Checkpointer``).
+        var checkpointRequested = false
     }
 
     private let writer: any DatabaseWriter
@@ -93,6 +95,13 @@ public final class BatchedWriter: Sendable {
         await drain()
     }
 
+    /// Has the writer thread run a PASSIVE checkpoint between two batches
+    /// (the ``Checkpointer`` asks when the log keeps growing).
+    func requestCheckpoint() {
+        state.withLock { $0.checkpointRequested = true }
+        wakeWriter()
+    }
+
     private func wakeWriter() {
         wakeup.lock()
         wakeup.signal()
@@ -100,11 +109,18 @@ public final class BatchedWriter: Sendable {
     }
 
     private func run() {
-        while let batch = nextBatch() { commit(batch) }
+        while let batch = nextBatch() {
+            if !batch.isEmpty { commit(batch) }
+            if state.withLock({ state in defer { state.checkpointRequested = false }; return state.checkpointRequested }) {
+                // Copies only what the checkpointer's own round left; an
+                // error (a reader in the way) leaves it to the next request.
+                _ = try? writer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            }
+        }
     }
 
-    /// The next batch, waiting for work if there is none; nil once stopped
-    /// with nothing queued. Each time the queue is found empty, the callers
+    /// The next batch, waiting for work if there is none (empty when only a
+    /// checkpoint was requested); nil once stopped with nothing queued. Each time the queue is found empty, the callers
     /// of ``drain()`` resume.
     private func nextBatch() -> [Pending]? {
         wakeup.lock()
@@ -124,6 +140,7 @@ public final class BatchedWriter: Sendable {
             for waiter in idleWaiters { waiter.resume() }
             if !batch.isEmpty { return batch }
             if stopped { return nil }
+            if state.withLock({ $0.checkpointRequested }) { return [] }
             wakeup.wait()
         }
     }

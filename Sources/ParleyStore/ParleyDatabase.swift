@@ -30,6 +30,8 @@ public final class ParleyDatabase: Sendable {
     let idempotencyIndex: IdempotencyIndex
     /// Read-only connections used only by ``readNow(_:)`` (nil in memory).
     private let blockingReaders: DatabasePool?
+    /// Copies the log into the database file off the writer thread (nil in memory).
+    private let checkpointer: Checkpointer?
 
     /// Tunables of the store.
     public struct Configuration: Sendable {
@@ -43,14 +45,32 @@ public final class ParleyDatabase: Sendable {
         /// instead of read(2) calls; 0 turns it off.
         public var mmapSizeBytes: Int
 
-        public init(maxBatchSize: Int, busyTimeout: Duration, cacheSizeKiB: Int = 65_536, mmapSizeBytes: Int = 1 << 30) {
+        /// How often the log is copied into the database file, off the
+        /// writer thread (see ``Checkpointer``).
+        public var checkpointInterval: Duration
+        /// A log longer than this many pages (4 KiB each) after a checkpoint
+        /// has the writer finish the copy between two batches, so that the
+        /// log starts over; it is also the size the log file is truncated to.
+        public var walRestartPages: Int
+
+        public init(
+            maxBatchSize: Int,
+            busyTimeout: Duration,
+            cacheSizeKiB: Int = 65_536,
+            mmapSizeBytes: Int = 1 << 30,
+            checkpointInterval: Duration = .milliseconds(200),
+            walRestartPages: Int = 16_384
+        ) {
             self.maxBatchSize = maxBatchSize
             self.busyTimeout = busyTimeout
             self.cacheSizeKiB = cacheSizeKiB
             self.mmapSizeBytes = mmapSizeBytes
+            self.checkpointInterval = checkpointInterval
+            self.walRestartPages = walRestartPages
         }
 
-        /// Batches of up to 512 writes, a 64 MiB page cache, 1 GiB memory map.
+        /// Batches of up to 512 writes, a 64 MiB page cache, 1 GiB memory
+        /// map, a checkpoint every 200 ms, the log started over past 64 MiB.
         public static var defaults: Configuration {
             Configuration(maxBatchSize: 512, busyTimeout: .seconds(5))
         }
@@ -62,12 +82,23 @@ public final class ParleyDatabase: Sendable {
     init(
         writer: any DatabaseWriter,
         blockingReaders: DatabasePool? = nil,
+        checkpointing path: String? = nil,
         configuration: Configuration,
         onBatch: (@Sendable (Int) -> Void)?
     ) throws {
         self.writer = writer
         self.blockingReaders = blockingReaders
-        self.batchedWriter = BatchedWriter(writer: writer, maxBatchSize: configuration.maxBatchSize, onBatch: onBatch)
+        let batchedWriter = BatchedWriter(writer: writer, maxBatchSize: configuration.maxBatchSize, onBatch: onBatch)
+        self.batchedWriter = batchedWriter
+        self.checkpointer = try path.map { path in
+            try Checkpointer(
+                path: path,
+                configuration: Self.grdbConfiguration(configuration),
+                interval: configuration.checkpointInterval,
+                restartPages: configuration.walRestartPages,
+                writer: batchedWriter
+            )
+        }
         let index = IdempotencyIndex()
         try writer.read { db in try IdempotencyStore.loadIndex(db, into: index) }
         self.idempotencyIndex = index
@@ -89,7 +120,9 @@ public final class ParleyDatabase: Sendable {
         readOnly.readonly = true
         readOnly.maximumReaderCount = 4
         let readers = try DatabasePool(path: path, configuration: readOnly)
-        return try ParleyDatabase(writer: pool, blockingReaders: readers, configuration: configuration, onBatch: onBatch)
+        return try ParleyDatabase(
+            writer: pool, blockingReaders: readers, checkpointing: path, configuration: configuration, onBatch: onBatch
+        )
     }
 
     /// An in-memory database for tests (no durability).
@@ -107,12 +140,17 @@ public final class ParleyDatabase: Sendable {
         config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds))
         let cacheSize = configuration.cacheSizeKiB
         let mmapSize = configuration.mmapSizeBytes
+        let walLimitBytes = configuration.walRestartPages * 4096
         config.prepareDatabase { db in
             // An acknowledged write is durable: fsync the WAL on every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // The working set stays in memory rather than in read(2) calls.
             try db.execute(sql: "PRAGMA cache_size = -\(cacheSize)")
             try db.execute(sql: "PRAGMA mmap_size = \(mmapSize)")
+            // Checkpoints run on the checkpointer's thread, not in commits.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            // A log that grew under load is cut back when it starts over.
+            try db.execute(sql: "PRAGMA journal_size_limit = \(walLimitBytes)")
         }
         return config
     }
@@ -148,6 +186,7 @@ public final class ParleyDatabase: Sendable {
 
     /// Closes the database; pending batched writes finish first.
     public func close() async throws {
+        await checkpointer?.stop()
         await batchedWriter.stop()
         try blockingReaders?.close()
         if let pool = writer as? DatabasePool {

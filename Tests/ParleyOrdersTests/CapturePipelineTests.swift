@@ -191,10 +191,15 @@ struct CapturePipelineTests {
         _ = try await orders.processor.authorize(authorization(authorized))
         // Left PENDING without any authorization (crash before the processor was asked).
         _ = try await pending(orders, id: "p-none")
-        // Left AUTHORIZED (crash before sub-transaction 3).
+        // Left AUTHORIZED (written by versions that stored that state between
+        // sub-transactions 2 and 3; now the row stays PENDING until 3).
         let halfway = try await pending(orders, id: "a-1")
         let record = try await orders.processor.authorize(authorization(halfway))
-        _ = try await orders.recordAuthorization(halfway, record)
+        let authorizedOrder = try EncodedOrder(try await orders.recordAuthorization(halfway, record))
+        #expect(authorizedOrder.order.state == .authorized)
+        try await orders.database.batchedWriter.write { db in try OrdersStore.update(db, authorizedOrder) }
+        let admin = OrdersCaller(principal: "ops", isAgent: false, isMerchant: false, isAdmin: true)
+        #expect(try await orders.order(id: "a-1", agent: "agency", caller: admin).state == .authorized)
         // An authorization without any order.
         var stray = authorization(halfway)
         stray.key = "agency/never-written"

@@ -1,6 +1,7 @@
 import Foundation
 import ParleyDaemon
 import ParleyServer
+import ParleyStore
 import Testing
 
 @Suite("Daemon configuration")
@@ -29,6 +30,8 @@ struct ConfigurationTests {
         #expect(configuration.server.timeouts.shutdownGrace == .seconds(30))
         #expect(configuration.metrics.port == 9464)
         #expect(configuration.databasePath.hasSuffix(".parley/parley.sqlite"))
+        #expect(configuration.store.checkpointInterval == .milliseconds(200))
+        #expect(configuration.store.walRestartPages == 16_384)
     }
 
     @Test("a file sets what it names and keeps the rest")
@@ -38,6 +41,8 @@ struct ConfigurationTests {
         #expect(configuration.server.limits.maxConcurrentCalls == 32)
         #expect(configuration.server.timeouts.idle == .seconds(60))
         #expect(configuration.server.host == "127.0.0.1")
+        let store = try load(#"{"store": {"checkpoint_interval_ms": 50, "wal_restart_pages": 4096}}"#).store
+        #expect(store.checkpointInterval == .milliseconds(50) && store.walRestartPages == 4096 && store.maxBatchSize == 512)
     }
 
     @Test("mistakes are refused with the setting named", arguments: [
@@ -46,6 +51,8 @@ struct ConfigurationTests {
         (#"{"limits": {"max_concurrent_calls": 0}}"#, "max_concurrent_calls"),
         (#"{"timeouts_ms": {"default_call": 10000, "max_call": 5000}}"#, "default_call"),
         (#"{"log_level": "loud"}"#, "log_level"),
+        (#"{"store": {"checkpoint_interval_ms": 0}}"#, "store.checkpoint_interval_ms"),
+        (#"{"store": {"wal_restart_pages": 10}}"#, "store.wal_restart_pages"),
         (#"{"tls": {"certificate": "a.pem"}}"#, "tls"),
         ("[1, 2]", "JSON object"),
     ])

@@ -16,13 +16,17 @@ struct StoreTests {
         var all: [Int] { sizes.withLock { $0 } }
     }
 
-    private func withDatabase<T>(_ body: (ParleyDatabase, BatchLog) async throws -> T) async throws -> T {
+    private func withDatabase<T>(
+        _ configuration: ParleyDatabase.Configuration = .defaults,
+        _ body: (ParleyDatabase, BatchLog) async throws -> T
+    ) async throws -> T {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-store-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let batches = BatchLog()
         let database = try ParleyDatabase.open(
             path: directory.appendingPathComponent("test.sqlite").path,
             migrations: [Self.itemTable],
+            configuration: configuration,
             onBatch: { size in batches.append(size) }
         )
         let result = try await body(database, batches)
@@ -41,6 +45,48 @@ struct StoreTests {
     }
 
     struct Refused: Error {}
+
+    @Test("checkpoints run off the writer: under steady writes the log starts over and stays near its limit")
+    func checkpointsBoundTheLog() async throws {
+        var configuration = ParleyDatabase.Configuration.defaults
+        configuration.checkpointInterval = .milliseconds(10)
+        configuration.walRestartPages = 64
+        try await withDatabase(configuration) { database, _ in
+            let file = try await database.writer.read { db in try String.fetchOne(db, sql: "SELECT file FROM pragma_database_list WHERE name = 'main'") }
+            let wal = try #require(file) + "-wal"
+            func walBytes() throws -> Int { try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int ?? 0 }
+            // Automatic checkpoints are off: without the checkpointer these
+            // 4 MiB of rows (about 1,000 pages) would all stay in the log.
+            let blob = Data(repeating: 7, count: 4000)
+            for round in 0..<50 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in 0..<20 {
+                        let value = round * 20 + index + 1
+                        group.addTask {
+                            try await database.batchedWriter.write { db in
+                                try db.execute(sql: "INSERT INTO item (value) VALUES (?)", arguments: [value])
+                                try db.execute(sql: "CREATE TABLE IF NOT EXISTS blob (id INTEGER PRIMARY KEY, data BLOB)")
+                                try db.execute(sql: "INSERT INTO blob (data) VALUES (?)", arguments: [blob])
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            // The log restarts once the writer copies the remainder; give the
+            // checkpointer a few rounds, with a write to start the log over.
+            var size = try walBytes()
+            for attempt in 0..<200 where size > 64 * 4096 * 2 {
+                try await Task.sleep(for: .milliseconds(20))
+                try await database.batchedWriter.write { db in try db.execute(sql: "INSERT INTO item (value) VALUES (?)", arguments: [100_000 + attempt]) }
+                size = try walBytes()
+            }
+            #expect(size <= 64 * 4096 * 2, "log of \(size) bytes")
+            let count = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM blob") }
+            #expect(count == 1000)
+        }
+    }
 
     @Test("1,000 concurrent writes with some failing: exactly the good ones commit, in shared batches")
     func groupCommit() async throws {

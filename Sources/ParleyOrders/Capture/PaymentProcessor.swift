@@ -106,7 +106,7 @@ public struct SimulatedPaymentProcessor: PaymentProcessor {
         let clock = self.clock
         return try await database.batchedWriter.write { db -> AuthorizationRecord in
             if let existing = try Self.record(db, key: request.key) { return existing }
-            let id = "auth_" + Hex.encode(random)
+            let id = Self.authorizationID(nowMilliseconds: clock.nowMilliseconds, random: random)
             let state: AuthorizationRecord.State = declined.isEmpty ? .authorized : .declined
             try db.executeDirect(
                 sql: """
@@ -127,6 +127,15 @@ public struct SimulatedPaymentProcessor: PaymentProcessor {
             }
             return AuthorizationRecord(id: id, key: request.key, merchant: request.merchant, amount: request.amount, state: state, declineCode: declined)
         }
+    }
+
+    /// `auth_`, the time in milliseconds (12 hex digits), then 8 random
+    /// bytes: ids sort by creation, so new ledger rows are appended to the
+    /// table's last pages instead of dirtying a random page each.
+    static func authorizationID(nowMilliseconds: Int64, random: [UInt8]) -> String {
+        let time = UInt64(max(0, nowMilliseconds))
+        let timeBytes = (0..<6).reversed().map { UInt8(truncatingIfNeeded: time >> (8 * UInt64($0))) }
+        return "auth_" + Hex.encode(timeBytes + random)
     }
 
     public func authorization(key: String) async throws -> AuthorizationRecord? {

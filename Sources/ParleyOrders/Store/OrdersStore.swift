@@ -16,6 +16,31 @@ struct OrderRow: Sendable {
     var total: Money
 }
 
+/// An ``OrderRow`` with its request and evaluation serialized, before the
+/// write (the writer thread, every durable call's serial section, only binds).
+struct EncodedOrderRow: Sendable {
+    var row: OrderRow
+    var request: Data
+    var acceptance: Data
+
+    init(_ row: OrderRow) throws {
+        self.row = row
+        self.request = try row.request.serializedBytes()
+        self.acceptance = try row.acceptance.serializedBytes()
+    }
+}
+
+/// An order with its detail serialized, before the write.
+struct EncodedOrder: Sendable {
+    var order: Parley_V1_Order
+    var detail: Data
+
+    init(_ order: Parley_V1_Order) throws {
+        self.order = order
+        self.detail = try order.serializedBytes()
+    }
+}
+
 /// An order as stored.
 struct StoredOrder: Sendable {
     var key: OrderKey
@@ -36,10 +61,17 @@ enum OrdersStore {
         }
     }
 
-    static func insert(_ db: Database, _ row: OrderRow, detail: Parley_V1_Order) throws {
-        let request: [UInt8] = try row.request.serializedBytes()
-        let acceptance: [UInt8] = try row.acceptance.serializedBytes()
-        let bytes: [UInt8] = try detail.serializedBytes()
+    /// Writes the order PENDING. `detail` is the order serialized without
+    /// its reservation id, which the warehouse chooses inside the write: it is
+    /// appended as one more field (a later field wins when protobuf parses),
+    /// so the writer thread serializes nothing else.
+    static func insert(_ db: Database, _ row: EncodedOrderRow, detail: EncodedOrder, reservationID: String) throws {
+        var bytes = detail.detail
+        if !reservationID.isEmpty {
+            var suffix = Parley_V1_Order()
+            suffix.reservationID = reservationID
+            bytes.append(contentsOf: try suffix.serializedBytes() as [UInt8])
+        }
         try db.executeDirect(
             sql: """
                 INSERT INTO orders_order (agent, order_id, merchant, state, request_mac, request, acceptance, detail,
@@ -47,26 +79,26 @@ enum OrdersStore {
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, '', ?13, ?13)
                 """
         ) { binder in
-            binder.bind(row.key.agent)
-            binder.bind(row.key.orderID)
-            binder.bind(row.merchant)
-            binder.bind(stateName(detail.state))
-            binder.bind(row.mac)
-            binder.bind(Data(request))
-            binder.bind(Data(acceptance))
-            binder.bind(Data(bytes))
-            binder.bind(row.total.minorUnits)
-            binder.bind(row.total.currency.rawValue)
-            binder.bind(row.fingerprint)
-            binder.bind(detail.reservationID)
-            binder.bind(detail.createdAtMs)
+            binder.bind(row.row.key.agent)
+            binder.bind(row.row.key.orderID)
+            binder.bind(row.row.merchant)
+            binder.bind(stateName(detail.order.state))
+            binder.bind(row.row.mac)
+            binder.bind(row.request)
+            binder.bind(row.acceptance)
+            binder.bind(bytes)
+            binder.bind(row.row.total.minorUnits)
+            binder.bind(row.row.total.currency.rawValue)
+            binder.bind(row.row.fingerprint)
+            binder.bind(reservationID)
+            binder.bind(detail.order.createdAtMs)
         }
     }
 
     /// Writes the order's state, authorization and detail. A CAPTURED or
     /// FAILED order is final: changing it throws.
-    static func update(_ db: Database, _ order: Parley_V1_Order) throws {
-        let bytes: [UInt8] = try order.serializedBytes()
+    static func update(_ db: Database, _ encoded: EncodedOrder) throws {
+        let order = encoded.order
         let changed = try db.executeDirect(
             sql: """
                 UPDATE orders_order SET state = ?1, authorization_id = ?2, detail = ?3, updated_at_ms = ?4
@@ -75,7 +107,7 @@ enum OrdersStore {
         ) { binder in
             binder.bind(stateName(order.state))
             binder.bind(order.authorizationID)
-            binder.bind(Data(bytes))
+            binder.bind(encoded.detail)
             binder.bind(order.updatedAtMs)
             binder.bind(order.agent)
             binder.bind(order.orderID)
