@@ -92,6 +92,12 @@ extension Character {
 extension String {
     /// Without leading and trailing spaces, tabs and newlines.
     var trimmingSpaces: String {
+        // Most values have nothing to trim: when both ends are printable
+        // ASCII, skip the grapheme-by-grapheme walk (measured at 3% of a
+        // Negotiate's CPU time, called for every address field and key).
+        if let first = utf8.first, let last = utf8.last, (0x21..<0x7F).contains(first), (0x21..<0x7F).contains(last) {
+            return self
+        }
         var slice = Substring(self)
         while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
         while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
