@@ -13,7 +13,8 @@ import SwiftProtobuf
 ///
 /// 1. pre-authorization plug-ins; the order written PENDING with its
 ///    inventory hold and coupon redemptions (one transaction);
-/// 2. payment authorized by the processor, the order AUTHORIZED (or FAILED);
+/// 2. payment authorized by the processor, whose ledger is this step's
+///    record (the order row stays PENDING; a decline makes it FAILED);
 /// 3. final-check plug-ins; the hold confirmed, the order CAPTURED and its
 ///    post-capture work queued in the outbox (one transaction) — or, on a
 ///    refusal, the hold released, the authorization voided, the order FAILED.

@@ -109,9 +109,9 @@ public final class BatchedWriter: Sendable {
     }
 
     private func run() {
-        while let batch = nextBatch() {
+        while let (batch, checkpoint) = nextBatch() {
             if !batch.isEmpty { commit(batch) }
-            if state.withLock({ state in defer { state.checkpointRequested = false }; return state.checkpointRequested }) {
+            if checkpoint {
                 // Copies only what the checkpointer's own round left; an
                 // error (a reader in the way) leaves it to the next request.
                 _ = try? writer.writeWithoutTransaction { db in try db.checkpoint(.passive) }
@@ -119,28 +119,30 @@ public final class BatchedWriter: Sendable {
         }
     }
 
-    /// The next batch, waiting for work if there is none (empty when only a
-    /// checkpoint was requested); nil once stopped with nothing queued. Each time the queue is found empty, the callers
-    /// of ``drain()`` resume.
-    private func nextBatch() -> [Pending]? {
+    /// The next batch, waiting for work if there is none, and whether a
+    /// checkpoint is due after it (the batch is empty when only that is);
+    /// nil once stopped with nothing queued. Each time the queue is found
+    /// empty, the callers of ``drain()`` resume.
+    private func nextBatch() -> (batch: [Pending], checkpoint: Bool)? {
         wakeup.lock()
         defer { wakeup.unlock() }
         while true {
-            let (batch, stopped, idleWaiters) = state.withLock { state in
+            let (batch, checkpoint, stopped, idleWaiters) = state.withLock { state in
                 let count = min(state.queue.count, maxBatchSize)
                 state.busy = count > 0
+                let checkpoint = state.checkpointRequested
+                state.checkpointRequested = false
                 guard count == 0 else {
                     defer { state.queue.removeFirst(count) }
-                    return (Array(state.queue.prefix(count)), state.stopped, [CheckedContinuation<Void, Never>]())
+                    return (Array(state.queue.prefix(count)), checkpoint, state.stopped, [CheckedContinuation<Void, Never>]())
                 }
                 let waiters = state.drainWaiters
                 state.drainWaiters = []
-                return ([], state.stopped, waiters)
+                return ([], checkpoint, state.stopped, waiters)
             }
             for waiter in idleWaiters { waiter.resume() }
-            if !batch.isEmpty { return batch }
+            if !batch.isEmpty || checkpoint { return (batch, checkpoint) }
             if stopped { return nil }
-            if state.withLock({ $0.checkpointRequested }) { return [] }
             wakeup.wait()
         }
     }

@@ -88,6 +88,11 @@ public final class ParleyDatabase: Sendable {
     ) throws {
         self.writer = writer
         self.blockingReaders = blockingReaders
+        // Read before the writer and checkpoint threads start, so a failure
+        // leaves no thread behind.
+        let index = IdempotencyIndex()
+        try writer.read { db in try IdempotencyStore.loadIndex(db, into: index) }
+        self.idempotencyIndex = index
         let batchedWriter = BatchedWriter(writer: writer, maxBatchSize: configuration.maxBatchSize, onBatch: onBatch)
         self.batchedWriter = batchedWriter
         self.checkpointer = try path.map { path in
@@ -99,9 +104,6 @@ public final class ParleyDatabase: Sendable {
                 writer: batchedWriter
             )
         }
-        let index = IdempotencyIndex()
-        try writer.read { db in try IdempotencyStore.loadIndex(db, into: index) }
-        self.idempotencyIndex = index
     }
 
     /// Opens (creating if needed) the database file at `path` and applies every
