@@ -153,6 +153,7 @@ let package = Package(
             name: "ParleyTesting",
             dependencies: [
                 "ParleyDaemon", "ParleyServer", "ParleyClient", "ParleyPKI", "ParleyStore", "ParleyWire", "ParleyProtos",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
