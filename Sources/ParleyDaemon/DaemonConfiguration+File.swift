@@ -63,8 +63,10 @@ struct ConfigurationFile: Decodable {
         var maxBatchSize: Int?
         var checkpointIntervalMs: Int64?
         var walRestartPages: Int?
+        var pageSize: Int?
         enum CodingKeys: String, CodingKey {
             case maxBatchSize = "max_batch_size", checkpointIntervalMs = "checkpoint_interval_ms", walRestartPages = "wal_restart_pages"
+            case pageSize = "page_size"
         }
     }
 
@@ -150,6 +152,7 @@ extension DaemonConfiguration {
         if let value = file.store?.maxBatchSize { store.maxBatchSize = value }
         if let value = file.store?.checkpointIntervalMs { store.checkpointInterval = .milliseconds(value) }
         if let value = file.store?.walRestartPages { store.walRestartPages = value }
+        if let value = file.store?.pageSize { store.pageSizeBytes = value }
         if let settings = file.warehouse {
             if let value = settings.defaultHoldSeconds { warehouse.defaultHoldSeconds = value }
             if let value = settings.maxHoldSeconds { warehouse.maxHoldSeconds = value }
@@ -174,7 +177,7 @@ extension DaemonConfiguration {
         "limits": ["max_frame_bytes", "max_concurrent_calls", "retry_after_ms", "write_buffer_high_water_mark", "write_buffer_low_water_mark"],
         "timeouts_ms": ["handshake", "partial_frame", "idle", "default_call", "max_call", "shutdown_grace"],
         "metrics": ["enabled", "host", "port"],
-        "store": ["max_batch_size", "checkpoint_interval_ms", "wal_restart_pages"],
+        "store": ["max_batch_size", "checkpoint_interval_ms", "wal_restart_pages", "page_size"],
         "warehouse": ["default_hold_seconds", "max_hold_seconds", "max_lifetime_seconds", "max_units_per_sku", "max_lines", "max_held_reservations_per_agent"],
     ]
 

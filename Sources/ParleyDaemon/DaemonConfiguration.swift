@@ -135,6 +135,10 @@ public struct DaemonConfiguration: Sendable {
             "store.checkpoint_interval_ms must be 10...60000"
         )
         try require(store.walRestartPages >= 1000 && store.walRestartPages <= 1_048_576, "store.wal_restart_pages must be 1000...1048576")
+        try require(
+            (512...65_536).contains(store.pageSizeBytes) && store.pageSizeBytes & (store.pageSizeBytes - 1) == 0,
+            "store.page_size must be a power of two, 512...65536"
+        )
         try require(idempotencyRetention >= .seconds(60), "idempotency_retention_ms must be at least 60000")
         try require(warehouse.defaultHoldSeconds >= 1, "warehouse.default_hold_seconds must be at least 1")
         try require(warehouse.defaultHoldSeconds <= warehouse.maxHoldSeconds, "warehouse.default_hold_seconds must not exceed warehouse.max_hold_seconds")

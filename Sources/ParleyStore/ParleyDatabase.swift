@@ -48,10 +48,18 @@ public final class ParleyDatabase: Sendable {
         /// How often the log is copied into the database file, off the
         /// writer thread (see ``Checkpointer``).
         public var checkpointInterval: Duration
-        /// A log longer than this many pages (4 KiB each) after a checkpoint
-        /// has the writer finish the copy between two batches, so that the
-        /// log starts over; it is also the size the log file is truncated to.
+        /// A log longer than this many pages after a checkpoint has the
+        /// writer finish the copy between two batches, so that the log
+        /// starts over; it is also the size the log file is truncated to.
         public var walRestartPages: Int
+        /// The page size of a database file this configuration creates
+        /// (SQLite fixes it when the file is made; an existing file keeps
+        /// its own). A commit writes every page it changed to the log, and
+        /// the writer's batches change a few rows on many pages (counters of
+        /// different SKUs, the tail of each table and index): 2 KiB pages
+        /// halve those bytes against SQLite's 4 KiB default, measured as a
+        /// lower p99 for reservations (docs/benchmarks.md, session 5).
+        public var pageSizeBytes: Int
 
         public init(
             maxBatchSize: Int,
@@ -59,7 +67,8 @@ public final class ParleyDatabase: Sendable {
             cacheSizeKiB: Int = 65_536,
             mmapSizeBytes: Int = 1 << 30,
             checkpointInterval: Duration = .milliseconds(200),
-            walRestartPages: Int = 16_384
+            walRestartPages: Int = 16_384,
+            pageSizeBytes: Int = 2048
         ) {
             self.maxBatchSize = maxBatchSize
             self.busyTimeout = busyTimeout
@@ -67,10 +76,12 @@ public final class ParleyDatabase: Sendable {
             self.mmapSizeBytes = mmapSizeBytes
             self.checkpointInterval = checkpointInterval
             self.walRestartPages = walRestartPages
+            self.pageSizeBytes = pageSizeBytes
         }
 
         /// Batches of up to 512 writes, a 64 MiB page cache, 1 GiB memory
-        /// map, a checkpoint every 200 ms, the log started over past 64 MiB.
+        /// map, a checkpoint every 200 ms, the log started over past 16,384
+        /// pages (32 MiB), 2 KiB pages in new files.
         public static var defaults: Configuration {
             Configuration(maxBatchSize: 512, busyTimeout: .seconds(5))
         }
@@ -142,8 +153,12 @@ public final class ParleyDatabase: Sendable {
         config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds))
         let cacheSize = configuration.cacheSizeKiB
         let mmapSize = configuration.mmapSizeBytes
-        let walLimitBytes = configuration.walRestartPages * 4096
+        let pageSize = configuration.pageSizeBytes
+        let walLimitBytes = configuration.walRestartPages * pageSize
         config.prepareDatabase { db in
+            // Takes effect only while the file is new (before WAL mode and
+            // the first table); an existing file keeps its page size.
+            try db.execute(sql: "PRAGMA page_size = \(pageSize)")
             // An acknowledged write is durable: fsync the WAL on every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // The working set stays in memory rather than in read(2) calls.

@@ -32,6 +32,7 @@ struct ConfigurationTests {
         #expect(configuration.databasePath.hasSuffix(".parley/parley.sqlite"))
         #expect(configuration.store.checkpointInterval == .milliseconds(200))
         #expect(configuration.store.walRestartPages == 16_384)
+        #expect(configuration.store.pageSizeBytes == 2048)
     }
 
     @Test("a file sets what it names and keeps the rest")
@@ -41,8 +42,9 @@ struct ConfigurationTests {
         #expect(configuration.server.limits.maxConcurrentCalls == 32)
         #expect(configuration.server.timeouts.idle == .seconds(60))
         #expect(configuration.server.host == "127.0.0.1")
-        let store = try load(#"{"store": {"checkpoint_interval_ms": 50, "wal_restart_pages": 4096}}"#).store
+        let store = try load(#"{"store": {"checkpoint_interval_ms": 50, "wal_restart_pages": 4096, "page_size": 4096}}"#).store
         #expect(store.checkpointInterval == .milliseconds(50) && store.walRestartPages == 4096 && store.maxBatchSize == 512)
+        #expect(store.pageSizeBytes == 4096)
     }
 
     @Test("mistakes are refused with the setting named", arguments: [
@@ -53,6 +55,8 @@ struct ConfigurationTests {
         (#"{"log_level": "loud"}"#, "log_level"),
         (#"{"store": {"checkpoint_interval_ms": 0}}"#, "store.checkpoint_interval_ms"),
         (#"{"store": {"wal_restart_pages": 10}}"#, "store.wal_restart_pages"),
+        (#"{"store": {"page_size": 3000}}"#, "store.page_size"),
+        (#"{"store": {"page_size": 256}}"#, "store.page_size"),
         (#"{"tls": {"certificate": "a.pem"}}"#, "tls"),
         ("[1, 2]", "JSON object"),
     ])

@@ -46,6 +46,24 @@ struct StoreTests {
 
     struct Refused: Error {}
 
+    @Test("a new file gets the configured page size; an existing file keeps its own")
+    func pageSize() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("test.sqlite").path
+        var configuration = ParleyDatabase.Configuration.defaults
+        configuration.pageSizeBytes = 8192
+        let created = try ParleyDatabase.open(path: path, migrations: [Self.itemTable], configuration: configuration)
+        #expect(try created.pragma("page_size") == "8192")
+        try await created.close()
+        let reopened = try ParleyDatabase.open(path: path, migrations: [Self.itemTable])
+        #expect(try reopened.pragma("page_size") == "8192")
+        try await reopened.close()
+        let fresh = try ParleyDatabase.open(path: path + "-2", migrations: [Self.itemTable])
+        #expect(try fresh.pragma("page_size") == "2048")
+        try await fresh.close()
+    }
+
     @Test("checkpoints run off the writer: under steady writes the log starts over and stays near its limit")
     func checkpointsBoundTheLog() async throws {
         var configuration = ParleyDatabase.Configuration.defaults
@@ -56,7 +74,7 @@ struct StoreTests {
             let wal = try #require(file) + "-wal"
             func walBytes() throws -> Int { try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int ?? 0 }
             // Automatic checkpoints are off: without the checkpointer these
-            // 4 MiB of rows (about 1,000 pages) would all stay in the log.
+            // 4 MiB of rows (about 2,000 pages of 2 KiB) would all stay in the log.
             let blob = Data(repeating: 7, count: 4000)
             for round in 0..<50 {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -77,12 +95,12 @@ struct StoreTests {
             // The log restarts once the writer copies the remainder; give the
             // checkpointer a few rounds, with a write to start the log over.
             var size = try walBytes()
-            for attempt in 0..<200 where size > 64 * 4096 * 2 {
+            for attempt in 0..<200 where size > 64 * configuration.pageSizeBytes * 2 {
                 try await Task.sleep(for: .milliseconds(20))
                 try await database.batchedWriter.write { db in try db.execute(sql: "INSERT INTO item (value) VALUES (?)", arguments: [100_000 + attempt]) }
                 size = try walBytes()
             }
-            #expect(size <= 64 * 4096 * 2, "log of \(size) bytes")
+            #expect(size <= 64 * configuration.pageSizeBytes * 2, "log of \(size) bytes")
             let count = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM blob") }
             #expect(count == 1000)
         }
