@@ -329,6 +329,19 @@ extension Orders {
             order = try await recordAuthorization(order, record)
         }
         guard order.state == .authorized else { return order }
+        // The final checks ran in memory and died with the process; their
+        // context (card number included) is not stored, so they cannot run
+        // again. Capturing without them would charge an order they might
+        // have refused: a merchant with final-check plug-ins gets the order
+        // failed and the authorization voided instead.
+        if let setup = setup(for: order.merchant), plugins.hasEnabled(.finalCheck, for: setup) {
+            return try await fail(
+                order,
+                code: "INTERRUPTED",
+                message: "the capture was interrupted after payment was authorized and before the merchant's final checks; the authorization is voided and nothing is charged",
+                void: true
+            )
+        }
         return try await finishCapture(order)
     }
 

@@ -115,6 +115,12 @@ extension InlineOrderPlugin {
 struct PluginRunner: Sendable {
     let plugins: [any OrderPlugin]
 
+    /// Whether `setup` has a plug-in enabled at `point`, whatever its interests
+    /// (recovery cannot rebuild the context that decides those).
+    func hasEnabled(_ point: CallOutPoint, for setup: MerchantSetup) -> Bool {
+        plugins.contains { $0.point == point && (setup.plugins[$0.name]?.enabled ?? true) }
+    }
+
     func run(_ point: CallOutPoint, _ context: PluginContext) async -> PluginResult {
         var combined = PluginResult()
         for plugin in plugins where plugin.point == point {
