@@ -160,6 +160,13 @@ public final class Daemon: Sendable {
 
     /// Runs until shut down (a signal or ``shutdown()``).
     public func run() async throws {
+        // Reservations that lapsed while the daemon was down are written down
+        // in chunks first, so that no call's transaction has to expire them all.
+        let logger = self.logger
+        let lapsed = try await warehouse.sweepBacklog { total in
+            if total % 10_000 == 0 { logger.notice("expiring lapsed reservations", metadata: ["so_far": "\(total)"]) }
+        }
+        if lapsed > 0 { logger.notice("expired reservations that lapsed while the daemon was down", metadata: ["count": "\(lapsed)"]) }
         // Orders left between capture's sub-transactions are finished, and
         // payment authorizations reconciled, before the first call is served.
         try await orders.recover()

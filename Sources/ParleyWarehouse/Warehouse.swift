@@ -462,6 +462,22 @@ public actor Warehouse {
         }
     }
 
+    /// Writes down every reservation that lapsed while the daemon was down,
+    /// `chunk` per transaction, so that no single write has to expire a long
+    /// backlog (every decision first expires what is due). Run before serving;
+    /// `progress` hears the running total after each chunk. Returns how many.
+    @discardableResult
+    public nonisolated func sweepBacklog(chunk: Int = 500, progress: (Int) -> Void = { _ in }) async throws -> Int {
+        precondition(chunk >= 1)
+        var total = 0
+        while true {
+            let swept = try await sweepExpired(limit: chunk)
+            total += swept
+            if swept > 0 { progress(total) }
+            if swept < chunk { return total }
+        }
+    }
+
     /// Sweeps until cancelled (the daemon runs this as a service).
     public func runSweeper() async {
         while !Task.isCancelled {

@@ -270,6 +270,21 @@ struct WarehouseTests {
         #expect(audit.free == 50)
     }
 
+    @Test("a backlog of lapsed reservations is written down in chunks, each its own transaction, and the ledger balances")
+    func backlog() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 100)
+        for _ in 0..<25 { _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(2)], holdSeconds: 10, reference: "")) }
+        clock.advance(by: .seconds(10))
+        var reported: [Int] = []
+        #expect(try await warehouse.sweepBacklog(chunk: 10) { reported.append($0) } == 25)
+        #expect(reported == [10, 20, 25])
+        #expect(try await warehouse.reservations(caller: agent, state: .expired, limit: 100).count == 25)
+        #expect(try await warehouse.sweepBacklog(chunk: 10) == 0)
+        let audit = try await warehouse.audit(caller: merchant)
+        #expect(audit.balances && audit.free == 100, "\(audit.discrepancies)")
+    }
+
     @Test("a merchant's settings set its default window and per-SKU cap")
     func settings() async throws {
         let warehouse = try makeWarehouse()
