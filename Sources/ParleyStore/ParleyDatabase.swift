@@ -128,6 +128,13 @@ public final class ParleyDatabase: Sendable {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let pool = try DatabasePool(path: path, configuration: grdbConfiguration(configuration))
+        // GRDB's WAL set-up runs after `prepareDatabase` and sets the writer
+        // connection to synchronous=NORMAL, which does not fsync the log on
+        // commit: an acknowledged write could be lost on power failure (a
+        // killed process loses nothing either way, which is why the crash
+        // tests could not see it). Every commit of this connection is
+        // fsynced from here on.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try migrate(pool, migrations: migrations)
         var readOnly = grdbConfiguration(configuration)
         readOnly.readonly = true
@@ -196,9 +203,10 @@ public final class ParleyDatabase: Sendable {
         return try writer.read(body)
     }
 
-    /// The value of a pragma, for checks and operations.
+    /// The value of a pragma on the writer connection (the one whose
+    /// settings decide durability), for checks and operations.
     public func pragma(_ name: String) throws -> String? {
-        try writer.read { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+        try writer.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
     }
 
     /// Closes the database; pending batched writes finish first.

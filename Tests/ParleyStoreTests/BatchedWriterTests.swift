@@ -34,13 +34,16 @@ struct StoreTests {
         return result
     }
 
-    @Test("durable settings: WAL journal and synchronous=FULL")
+    @Test("durable settings: WAL journal and synchronous=FULL on the writer connection, which commits every batch")
     func pragmas() async throws {
         try await withDatabase { database, _ in
             let journal = try database.pragma("journal_mode")
             let synchronous = try database.pragma("synchronous")
             #expect(journal == "wal")
             #expect(synchronous == "2")
+            // Asked inside a batch: the connection that commits it fsyncs.
+            let inBatch = try await database.batchedWriter.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+            #expect(inBatch == 2)
         }
     }
 
