@@ -235,7 +235,7 @@ let package = Package(
             name: "ParleyServerTests",
             dependencies: [
                 "ParleyServer", "ParleyTesting", "ParleyClient", "ParleyWire", "ParleyProtos", "ParleyPKI",
-                "ParleyDaemon", "ParleyStore", "parleyd",
+                "ParleyDaemon", "ParleyStore", "ParleyWarehouse", "parleyd",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

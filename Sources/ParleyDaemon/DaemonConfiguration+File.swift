@@ -52,11 +52,13 @@ struct ConfigurationFile: Decodable {
         var maxUnitsPerSKU: UInt32?
         var maxLines: Int?
         var maxHeldReservationsPerAgent: Int?
+        var maxHeldUnitsPerAgent: Int64?
         enum CodingKeys: String, CodingKey {
             case defaultHoldSeconds = "default_hold_seconds", maxHoldSeconds = "max_hold_seconds"
             case maxLifetimeSeconds = "max_lifetime_seconds"
             case maxUnitsPerSKU = "max_units_per_sku", maxLines = "max_lines"
             case maxHeldReservationsPerAgent = "max_held_reservations_per_agent"
+            case maxHeldUnitsPerAgent = "max_held_units_per_agent"
         }
     }
     struct Store: Decodable {
@@ -160,6 +162,7 @@ extension DaemonConfiguration {
             if let value = settings.maxUnitsPerSKU { warehouse.defaultMaxUnitsPerSKU = value }
             if let value = settings.maxLines { warehouse.maxLines = value }
             if let value = settings.maxHeldReservationsPerAgent { warehouse.maxHeldReservationsPerAgent = value }
+            if let value = settings.maxHeldUnitsPerAgent { warehouse.maxHeldUnitsPerAgent = value }
         }
         if let value = file.idempotencyRetentionMs { idempotencyRetention = .milliseconds(value) }
         if let value = file.logLevel {
@@ -178,7 +181,7 @@ extension DaemonConfiguration {
         "timeouts_ms": ["handshake", "partial_frame", "idle", "default_call", "max_call", "shutdown_grace"],
         "metrics": ["enabled", "host", "port"],
         "store": ["max_batch_size", "checkpoint_interval_ms", "wal_restart_pages", "page_size"],
-        "warehouse": ["default_hold_seconds", "max_hold_seconds", "max_lifetime_seconds", "max_units_per_sku", "max_lines", "max_held_reservations_per_agent"],
+        "warehouse": ["default_hold_seconds", "max_hold_seconds", "max_lifetime_seconds", "max_units_per_sku", "max_lines", "max_held_reservations_per_agent", "max_held_units_per_agent"],
     ]
 
     private static func rejectUnknownKeys(_ data: Data, path: String) throws {

@@ -146,6 +146,10 @@ public struct DaemonConfiguration: Sendable {
         try require(warehouse.maxHoldSeconds <= warehouse.maxLifetimeSeconds, "warehouse.max_hold_seconds must not exceed warehouse.max_lifetime_seconds")
         try require((1...10_000).contains(warehouse.maxLines), "warehouse.max_lines must be 1...10000")
         try require(warehouse.maxHeldReservationsPerAgent >= 1, "warehouse.max_held_reservations_per_agent must be at least 1")
+        try require(
+            (1...Warehouse.maxAllocatedUnits).contains(warehouse.maxHeldUnitsPerAgent),
+            "warehouse.max_held_units_per_agent must be 1...\(Warehouse.maxAllocatedUnits)"
+        )
     }
 }
 

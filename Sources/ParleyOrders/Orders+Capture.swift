@@ -329,12 +329,15 @@ extension Orders {
             order = try await recordAuthorization(order, record)
         }
         guard order.state == .authorized else { return order }
-        // The final checks ran in memory and died with the process; their
-        // context (card number included) is not stored, so they cannot run
-        // again. Capturing without them would charge an order they might
-        // have refused: a merchant with final-check plug-ins gets the order
-        // failed and the authorization voided instead.
-        if let setup = setup(for: order.merchant), plugins.hasEnabled(.finalCheck, for: setup) {
+        // An order found between sub-transactions 2 and 3 (at start-up, or
+        // by a retry after its capture broke off) may not have had its final
+        // checks, and their context is not stored (the request is kept
+        // without card numbers), so they cannot run again. Capturing without
+        // them would charge an order they might have refused: when the
+        // merchant has a fail-closed final check (or its set-up cannot be
+        // read), the order fails and the authorization is voided instead. A
+        // fail-open final check is passed over, as when it times out.
+        if plugins.hasFailClosed(.finalCheck, for: setup(for: order.merchant)) {
             return try await fail(
                 order,
                 code: "INTERRUPTED",

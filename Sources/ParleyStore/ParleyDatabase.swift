@@ -81,7 +81,7 @@ public final class ParleyDatabase: Sendable {
 
         /// Batches of up to 512 writes, a 64 MiB page cache, 1 GiB memory
         /// map, a checkpoint every 200 ms, the log started over past 16,384
-        /// pages (32 MiB), 2 KiB pages in new files.
+        /// pages (32 MiB with the 2 KiB pages of new files).
         public static var defaults: Configuration {
             Configuration(maxBatchSize: 512, busyTimeout: .seconds(5))
         }
@@ -161,11 +161,13 @@ public final class ParleyDatabase: Sendable {
         let cacheSize = configuration.cacheSizeKiB
         let mmapSize = configuration.mmapSizeBytes
         let pageSize = configuration.pageSizeBytes
-        let walLimitBytes = configuration.walRestartPages * pageSize
+        let walRestartPages = configuration.walRestartPages
         config.prepareDatabase { db in
             // Takes effect only while the file is new (before WAL mode and
             // the first table); an existing file keeps its page size.
             try db.execute(sql: "PRAGMA page_size = \(pageSize)")
+            // The log limit counts the file's own pages, whatever it was made with.
+            let filePageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? pageSize
             // An acknowledged write is durable: fsync the WAL on every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // The working set stays in memory rather than in read(2) calls.
@@ -174,7 +176,7 @@ public final class ParleyDatabase: Sendable {
             // Checkpoints run on the checkpointer's thread, not in commits.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
             // A log that grew under load is cut back when it starts over.
-            try db.execute(sql: "PRAGMA journal_size_limit = \(walLimitBytes)")
+            try db.execute(sql: "PRAGMA journal_size_limit = \(walRestartPages * filePageSize)")
         }
         return config
     }

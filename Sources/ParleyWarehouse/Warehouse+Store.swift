@@ -69,9 +69,12 @@ enum Store {
     }
 
     /// Marks a HELD reservation EXPIRED as of its expiry and frees its units.
-    static func expire(_ db: Database, reservationID id: String) throws {
-        guard let stored = try storedReservation(db, id: id), stored.state == .held else { return }
+    /// Returns whether it did (false: not found, or no longer HELD).
+    @discardableResult
+    static func expire(_ db: Database, reservationID id: String) throws -> Bool {
+        guard let stored = try storedReservation(db, id: id), stored.state == .held else { return false }
         try move(db, reservation: stored, to: .expired, expiresAt: stored.expiresAtMilliseconds, movement: .expire, now: stored.expiresAtMilliseconds)
+        return true
     }
 
     /// Applies a state change and its movement of units, with ledger entries.
@@ -116,7 +119,10 @@ enum Store {
             binder.bind(id)
         }
         guard changed == 1 else { throw DatabaseError(message: "reservation \(id) changed concurrently") }
-        try db.executeDirect(sql: "UPDATE warehouse_owner SET held = held - 1 WHERE owner = ?") { $0.bind(reservation.owner) }
+        try db.executeDirect(sql: "UPDATE warehouse_owner SET held = held - 1, units = units - ?2 WHERE owner = ?1") { binder in
+            binder.bind(reservation.owner)
+            binder.bind(reservation.lines.reduce(Int64(0)) { $0 + $1.quantity })
+        }
     }
 
     static func ledger(

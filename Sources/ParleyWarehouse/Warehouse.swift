@@ -246,17 +246,31 @@ public actor Warehouse {
                     )
                 }
                 if !shortages.isEmpty { throw ShortageSignal(shortages: shortages) }
+                // The agent's count and units, both capped, in one upsert; a
+                // refusal reads the row to say which cap it met.
                 let cap = self.configuration.maxHeldReservationsPerAgent
-                let counted = try db.executeDirect(
+                let unitCap = self.configuration.maxHeldUnitsPerAgent
+                let units = lines.reduce(Int64(0)) { $0 + $1.quantity }
+                let counted = units > unitCap ? 0 : try db.executeDirect(
                     sql: """
-                        INSERT INTO warehouse_owner (owner, held) VALUES (?1, 1)
-                        ON CONFLICT (owner) DO UPDATE SET held = held + 1 WHERE held < ?2
+                        INSERT INTO warehouse_owner (owner, held, units) VALUES (?1, 1, ?3)
+                        ON CONFLICT (owner) DO UPDATE SET held = held + 1, units = units + ?3 WHERE held < ?2 AND units + ?3 <= ?4
                         """
                 ) { binder in
                     binder.bind(owner)
                     binder.bind(cap)
+                    binder.bind(units)
+                    binder.bind(unitCap)
                 }
-                guard counted == 1 else { throw WarehouseError.tooManyHeld(limit: cap) }
+                guard counted == 1 else {
+                    let current = try db.queryDirect(
+                        sql: "SELECT held, units FROM warehouse_owner WHERE owner = ?",
+                        { $0.bind(owner) },
+                        row: { (held: $0.int64(0), units: $0.int64(1)) }
+                    ).first ?? (held: 0, units: 0)
+                    if current.held >= Int64(cap) { throw WarehouseError.tooManyHeld(limit: cap) }
+                    throw WarehouseError.tooManyUnits(limit: unitCap, held: current.units, requested: units)
+                }
                 try db.executeDirect(
                     sql: """
                         INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms)
@@ -446,7 +460,8 @@ public actor Warehouse {
     // MARK: Expiry sweeper
 
     /// Writes down reservations whose window has passed (at most `limit` per
-    /// transaction). Returns how many.
+    /// transaction). Returns how many it wrote down, which is less than
+    /// `limit` when fewer were due (or a due one could not be read).
     @discardableResult
     public nonisolated func sweepExpired(limit: Int = 500) async throws -> Int {
         let clock = self.clock
@@ -457,8 +472,7 @@ public actor Warehouse {
                 sql: "SELECT id FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
                 arguments: [now, limit]
             )
-            for id in due { try Store.expire(db, reservationID: id) }
-            return due.count
+            return try due.filter { try Store.expire(db, reservationID: $0) }.count
         }
     }
 
@@ -471,6 +485,8 @@ public actor Warehouse {
         precondition(chunk >= 1)
         var total = 0
         while true {
+            // Ends on the first short chunk: also when a due row could not be
+            // written down, so a damaged row cannot hold start-up forever.
             let swept = try await sweepExpired(limit: chunk)
             total += swept
             if swept > 0 { progress(total) }

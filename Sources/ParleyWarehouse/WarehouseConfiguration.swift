@@ -14,6 +14,9 @@ public struct WarehouseConfiguration: Sendable, Hashable {
     public var maxLines: Int
     /// Most reservations one agent may hold at once (anti-hoarding across reservations).
     public var maxHeldReservationsPerAgent: Int
+    /// Most units, all SKUs together, that one agent's held reservations may
+    /// hold at once (anti-hoarding across reservations and SKUs).
+    public var maxHeldUnitsPerAgent: Int64
     /// Most adjustments in one AllocateInventory call.
     public var maxAdjustments: Int
     /// How often the sweeper writes down lapsed reservations. Expiry itself
@@ -27,6 +30,7 @@ public struct WarehouseConfiguration: Sendable, Hashable {
         defaultMaxUnitsPerSKU: UInt32,
         maxLines: Int,
         maxHeldReservationsPerAgent: Int = 1000,
+        maxHeldUnitsPerAgent: Int64 = 10_000,
         maxAdjustments: Int,
         sweepInterval: Duration
     ) {
@@ -36,12 +40,13 @@ public struct WarehouseConfiguration: Sendable, Hashable {
         self.defaultMaxUnitsPerSKU = defaultMaxUnitsPerSKU
         self.maxLines = maxLines
         self.maxHeldReservationsPerAgent = maxHeldReservationsPerAgent
+        self.maxHeldUnitsPerAgent = maxHeldUnitsPerAgent
         self.maxAdjustments = maxAdjustments
         self.sweepInterval = sweepInterval
     }
 
     /// 30-minute windows, at most 2 hours each and 4 hours in all, 100 units
-    /// of a SKU per reservation, 1000 reservations held per agent.
+    /// of a SKU per reservation, 1000 reservations and 10,000 units held per agent.
     public static var defaults: WarehouseConfiguration {
         WarehouseConfiguration(
             defaultHoldSeconds: 1800,

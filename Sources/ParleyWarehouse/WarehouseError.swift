@@ -16,6 +16,8 @@ public enum WarehouseError: Error, Sendable, Hashable, RPCErrorConvertible {
     case notYourMerchant(field: String)
     /// The agent already holds as many reservations as it may.
     case tooManyHeld(limit: Int)
+    /// The agent's held reservations already hold `held` units; `requested` more would pass `limit`.
+    case tooManyUnits(limit: Int64, held: Int64, requested: Int64)
 
     public var rpcError: RPCError {
         switch self {
@@ -37,6 +39,11 @@ public enum WarehouseError: Error, Sendable, Hashable, RPCErrorConvertible {
             RPCError(
                 code: .resourceExhausted,
                 message: "this agent already holds \(limit) reservations, the most it may: confirm, release or let some lapse first"
+            )
+        case .tooManyUnits(let limit, let held, let requested):
+            RPCError(
+                code: .resourceExhausted,
+                message: "this agent's held reservations hold \(held) units; \(requested) more would pass the \(limit) it may hold at once: confirm, release or let some lapse first"
             )
         case .notYourMerchant(let field):
             RPCError(

@@ -118,5 +118,17 @@ public enum WarehouseSchema {
                 ALTER TABLE warehouse_ledger_new RENAME TO warehouse_ledger;
                 """)
         },
+        // How many units each agent's held reservations hold, kept beside the
+        // count (warehouse.max_held_units_per_agent), from what is held now.
+        StoreMigration("warehouse.v4.owner_units") { db in
+            try db.execute(sql: """
+                ALTER TABLE warehouse_owner ADD COLUMN units INTEGER NOT NULL DEFAULT 0 CHECK (units >= 0);
+                UPDATE warehouse_owner SET units = (
+                    SELECT COALESCE(SUM(l.quantity), 0)
+                    FROM warehouse_reservation r JOIN warehouse_reservation_line l ON l.reservation_id = r.id
+                    WHERE r.owner = warehouse_owner.owner AND r.state = 'HELD'
+                );
+                """)
+        },
     ]
 }

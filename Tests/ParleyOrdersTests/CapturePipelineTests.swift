@@ -240,7 +240,14 @@ struct CapturePipelineTests {
         #expect(order.state == .failed && order.failureCode == "INTERRUPTED")
         #expect(try await restarted.orders.processor.authorization(key: "agency/f-1")?.state == .voided)
 
-        // (Without the plug-in, the same interrupted order is captured: see recovery().)
+        // A fail-open final check is passed over, as when it times out; without
+        // any final check the same order is captured too (see recovery()).
+        let lenient = ProbePlugin(name: "probe-lenient", point: .finalCheck, interests: [.always], defaultFailOpen: true)
+        let open = try await Self.shop(plugins: [lenient])
+        let other = try await pending(open.orders, id: "f-2")
+        _ = try await open.orders.processor.authorize(authorization(other))
+        let reopened = try await Self.shop(plugins: [lenient], database: open.database)
+        #expect(try await reopened.orders.recover().captured == 1)
     }
 
     /// Runs acceptance and sub-transaction 1 only, as a capture interrupted after it would.

@@ -2,6 +2,7 @@ import Foundation
 import ParleyDaemon
 import ParleyServer
 import ParleyStore
+import ParleyWarehouse
 import Testing
 
 @Suite("Daemon configuration")
@@ -45,6 +46,9 @@ struct ConfigurationTests {
         let store = try load(#"{"store": {"checkpoint_interval_ms": 50, "wal_restart_pages": 4096, "page_size": 4096}}"#).store
         #expect(store.checkpointInterval == .milliseconds(50) && store.walRestartPages == 4096 && store.maxBatchSize == 512)
         #expect(store.pageSizeBytes == 4096)
+        let warehouse = try load(#"{"warehouse": {"max_held_reservations_per_agent": 50, "max_held_units_per_agent": 500}}"#).warehouse
+        #expect(warehouse.maxHeldReservationsPerAgent == 50 && warehouse.maxHeldUnitsPerAgent == 500)
+        #expect(try load("{}").warehouse.maxHeldUnitsPerAgent == 10_000)
     }
 
     @Test("mistakes are refused with the setting named", arguments: [
@@ -57,6 +61,7 @@ struct ConfigurationTests {
         (#"{"store": {"wal_restart_pages": 10}}"#, "store.wal_restart_pages"),
         (#"{"store": {"page_size": 3000}}"#, "store.page_size"),
         (#"{"store": {"page_size": 256}}"#, "store.page_size"),
+        (#"{"warehouse": {"max_held_units_per_agent": 0}}"#, "warehouse.max_held_units_per_agent"),
         (#"{"tls": {"certificate": "a.pem"}}"#, "tls"),
         ("[1, 2]", "JSON object"),
     ])

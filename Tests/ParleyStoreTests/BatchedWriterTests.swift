@@ -61,6 +61,8 @@ struct StoreTests {
         try await created.close()
         let reopened = try ParleyDatabase.open(path: path, migrations: [Self.itemTable])
         #expect(try reopened.pragma("page_size") == "8192")
+        // The log limit counts the file's own pages.
+        #expect(try reopened.pragma("journal_size_limit") == "\(ParleyDatabase.Configuration.defaults.walRestartPages * 8192)")
         try await reopened.close()
         let fresh = try ParleyDatabase.open(path: path + "-2", migrations: [Self.itemTable])
         #expect(try fresh.pragma("page_size") == "2048")

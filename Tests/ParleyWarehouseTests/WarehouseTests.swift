@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import ParleyStore
 import ParleyWarehouse
@@ -232,6 +233,36 @@ struct WarehouseTests {
         clock.advance(by: .seconds(60))  // two of acme's lapse
         _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 60, reference: ""))
         _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 60, reference: ""))
+        let audit = try await warehouse.audit(caller: WarehouseCaller(principal: "ops", kinds: [.admin]))
+        #expect(audit.balances, "\(audit.discrepancies)")
+    }
+
+    @Test("an agent's held reservations hold at most the configured units in all; settling frees them, other agents are not affected")
+    func perAgentUnits() async throws {
+        let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
+        var configuration = WarehouseConfiguration.defaults
+        configuration.maxHeldUnitsPerAgent = 10
+        let warehouse = Warehouse(database: database, configuration: configuration, clock: clock, logger: Logger(label: "test"))
+        try await stock(warehouse, 100)
+        let first = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(4)], holdSeconds: 60, reference: ""))
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(3), line(3)], holdSeconds: 60, reference: ""))
+        await #expect(throws: WarehouseError.tooManyUnits(limit: 10, held: 10, requested: 1)) {
+            _ = try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 60, reference: "")
+        }
+        // One reservation alone over the quota is refused without holding anything.
+        await #expect(throws: WarehouseError.tooManyUnits(limit: 10, held: 0, requested: 11)) {
+            _ = try await warehouse.reserve(owner: "new-agency", lines: [line(6), line(5)], holdSeconds: 60, reference: "")
+        }
+        #expect(try await free(warehouse) == 90)
+        _ = try reserved(try await warehouse.reserve(owner: "other-agency", lines: [line(10)], holdSeconds: 60, reference: ""))
+        _ = try await warehouse.confirm(id: first.id, caller: agent)
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(4)], holdSeconds: 60, reference: ""))
+        clock.advance(by: .seconds(60))  // every hold lapses: the quota is free again
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(10)], holdSeconds: 60, reference: ""))
+        let units = try await database.writer.read { db in
+            try Int64.fetchOne(db, sql: "SELECT units FROM warehouse_owner WHERE owner = 'acme-travel'")
+        }
+        #expect(units == 10)
         let audit = try await warehouse.audit(caller: WarehouseCaller(principal: "ops", kinds: [.admin]))
         #expect(audit.balances, "\(audit.discrepancies)")
     }

@@ -115,10 +115,17 @@ extension InlineOrderPlugin {
 struct PluginRunner: Sendable {
     let plugins: [any OrderPlugin]
 
-    /// Whether `setup` has a plug-in enabled at `point`, whatever its interests
-    /// (recovery cannot rebuild the context that decides those).
-    func hasEnabled(_ point: CallOutPoint, for setup: MerchantSetup) -> Bool {
-        plugins.contains { $0.point == point && (setup.plugins[$0.name]?.enabled ?? true) }
+    /// Whether a fail-closed plug-in is enabled at `point` for `setup`,
+    /// whatever its interests (recovery cannot rebuild the context that
+    /// decides those). Without a set-up, whether any plug-in is at `point`:
+    /// what it would be set to cannot be known, so it counts as fail-closed.
+    func hasFailClosed(_ point: CallOutPoint, for setup: MerchantSetup?) -> Bool {
+        plugins.contains { plugin in
+            guard plugin.point == point else { return false }
+            guard let setup else { return true }
+            let settings = setup.plugins[plugin.name]
+            return (settings?.enabled ?? true) && !(settings?.failOpen ?? plugin.defaultFailOpen)
+        }
     }
 
     func run(_ point: CallOutPoint, _ context: PluginContext) async -> PluginResult {
