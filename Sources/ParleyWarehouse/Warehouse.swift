@@ -396,24 +396,35 @@ public actor Warehouse {
             stateFilter = "AND r.state = ?"
             arguments += [other.rawValue]
         }
-        let scope: String
-        var scopeArguments: StatementArguments = []
-        if caller.isPrivileged {
-            scope = "1 = 1"
-        } else if caller.is(.merchant) && !caller.is(.agent) {
-            scope = "EXISTS (SELECT 1 FROM warehouse_reservation_line l WHERE l.reservation_id = r.id AND l.merchant = ?)"
-            scopeArguments = [caller.principal]
-        } else {
-            scope = "r.owner = ?"
-            scopeArguments = [caller.principal]
-        }
-        let sql = "SELECT r.id FROM warehouse_reservation r WHERE \(scope) \(stateFilter) ORDER BY r.created_at_ms DESC LIMIT ?"
+        let (sql, scopeArguments) = Self.listingSQL(caller: caller, stateFilter: stateFilter)
         let all = scopeArguments + arguments + [limit]
         return try await database.writer.read { db in
             try String.fetchAll(cached: db, sql: sql, arguments: all).compactMap { id in
                 try Store.reservation(db, id: id, now: now).map { Access.visible($0, to: caller) }
             }
         }
+    }
+
+    /// The listing query for `caller`, each walking an index newest first so
+    /// that a page costs its length, not the number of reservations: an
+    /// agent's by (owner, created_at_ms); a merchant's through its lines by
+    /// (merchant, reservation_id) and admin's by id. Ids begin with the
+    /// creation time (``Identifiers/reservation(nowMilliseconds:random:)``),
+    /// so id order is creation order to the millisecond.
+    static func listingSQL(caller: WarehouseCaller, stateFilter: String) -> (sql: String, arguments: StatementArguments) {
+        if caller.isPrivileged {
+            return ("SELECT r.id FROM warehouse_reservation r WHERE 1 = 1 \(stateFilter) ORDER BY r.id DESC LIMIT ?", [])
+        }
+        if caller.is(.merchant) && !caller.is(.agent) {
+            return (
+                """
+                SELECT l.reservation_id FROM warehouse_reservation_line l CROSS JOIN warehouse_reservation r ON r.id = l.reservation_id
+                WHERE l.merchant = ? \(stateFilter) GROUP BY l.reservation_id ORDER BY l.reservation_id DESC LIMIT ?
+                """,
+                [caller.principal]
+            )
+        }
+        return ("SELECT r.id FROM warehouse_reservation r WHERE r.owner = ? \(stateFilter) ORDER BY r.created_at_ms DESC LIMIT ?", [caller.principal])
     }
 
     // MARK: Settings

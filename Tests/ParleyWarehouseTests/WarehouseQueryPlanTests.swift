@@ -18,4 +18,24 @@ struct WarehouseQueryPlanTests {
         #expect(plan.first?.contains("warehouse_reservation_due") == true, "plan: \(plan)")
         #expect(plan.dropFirst().allSatisfy { !$0.hasPrefix("SCAN") }, "plan: \(plan)")
     }
+
+    @Test("reservation listings walk an index newest first: no scan of every reservation, no sort", arguments: [
+        WarehouseCaller(principal: "widgets", kinds: [.merchant]),
+        WarehouseCaller(principal: "acme-travel", kinds: [.agent]),
+        WarehouseCaller(principal: "ops", kinds: [.admin]),
+    ])
+    func listingsUseIndexes(_ caller: WarehouseCaller) throws {
+        let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
+        for filter in ["", "AND r.state = 'HELD' AND r.expires_at_ms > ?"] {
+            let (sql, arguments) = Warehouse.listingSQL(caller: caller, stateFilter: filter)
+            let all = arguments + (filter.isEmpty ? [] : [0]) + [10]
+            let plan = try database.writer.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: all).map { $0["detail"] as String }
+            }
+            #expect(!plan.contains { $0.contains("TEMP B-TREE") }, "plan: \(plan)")
+            if !caller.isPrivileged {
+                #expect(plan.allSatisfy { !$0.hasPrefix("SCAN") }, "plan: \(plan)")
+            }
+        }
+    }
 }

@@ -12,9 +12,14 @@ struct WarehouseTests {
     let merchant = WarehouseCaller(principal: "widgets", kinds: [.merchant])
     let agent = WarehouseCaller(principal: "acme-travel", kinds: [.agent])
 
-    func makeWarehouse() throws -> Warehouse {
-        let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
-        return Warehouse(database: database, clock: clock, logger: Logger(label: "test"))
+    func makeWarehouse(
+        database: ParleyDatabase? = nil,
+        _ configure: (inout WarehouseConfiguration) -> Void = { _ in }
+    ) throws -> Warehouse {
+        var configuration = WarehouseConfiguration.defaults
+        configure(&configuration)
+        let database = try database ?? ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
+        return Warehouse(database: database, configuration: configuration, clock: clock, logger: Logger(label: "test"))
     }
 
     func stock(_ warehouse: Warehouse, _ units: Int64, sku: String = "widget") async throws {
@@ -203,6 +208,11 @@ struct WarehouseTests {
         #expect(try await warehouse.reservation(id: record.id, caller: agent).lines.count == 2)
         #expect(try await warehouse.reservation(id: record.id, caller: merchant).lines == [line(1)])
         #expect(try await warehouse.reservations(caller: other, state: nil, limit: 10).first?.lines.map(\.merchant) == ["gadgets"])
+        // Two lines of one merchant list the reservation once, and newest first.
+        clock.advance(by: .milliseconds(5))
+        let later = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1), line(2, sku: "widget")], holdSeconds: 60, reference: ""))
+        #expect(try await warehouse.reservations(caller: merchant, state: nil, limit: 10).map(\.id) == [later.id, record.id])
+        #expect(try await warehouse.reservations(caller: merchant, state: .held, limit: 1).map(\.id) == [later.id])
         _ = try await warehouse.confirm(id: record.id, caller: agent)
         await #expect(throws: WarehouseError.notHeld(.confirmed)) {
             _ = try await warehouse.extend(id: record.id, holdSeconds: 60, caller: agent)
@@ -211,10 +221,7 @@ struct WarehouseTests {
 
     @Test("an agent holds at most the configured number of reservations; settling or lapsing frees a slot")
     func perAgentCap() async throws {
-        let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
-        var configuration = WarehouseConfiguration.defaults
-        configuration.maxHeldReservationsPerAgent = 3
-        let warehouse = Warehouse(database: database, configuration: configuration, clock: clock, logger: Logger(label: "test"))
+        let warehouse = try makeWarehouse { $0.maxHeldReservationsPerAgent = 3 }
         try await stock(warehouse, 100)
         var held: [ReservationRecord] = []
         for _ in 0..<3 { held.append(try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 60, reference: ""))) }
@@ -240,9 +247,7 @@ struct WarehouseTests {
     @Test("an agent's held reservations hold at most the configured units in all; settling frees them, other agents are not affected")
     func perAgentUnits() async throws {
         let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
-        var configuration = WarehouseConfiguration.defaults
-        configuration.maxHeldUnitsPerAgent = 10
-        let warehouse = Warehouse(database: database, configuration: configuration, clock: clock, logger: Logger(label: "test"))
+        let warehouse = try makeWarehouse(database: database) { $0.maxHeldUnitsPerAgent = 10 }
         try await stock(warehouse, 100)
         let first = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(4)], holdSeconds: 60, reference: ""))
         _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(3), line(3)], holdSeconds: 60, reference: ""))
