@@ -202,10 +202,9 @@ extension Orders {
             }
         }
         let outcome = try await warehouse.reserve(
-            owner: row.key.agent, lines: holds, holdSeconds: holdSeconds, reference: "order:\(row.key.orderID)"
-        ) { db, record in
-            try insert(db, record.id)
-        }
+            owner: row.key.agent, lines: holds, holdSeconds: holdSeconds, reference: "order:\(row.key.orderID)",
+            onCommit: { db, record in try insert(db, record.id) }
+        )
         switch outcome {
         case .reserved(let record):
             order.reservationID = record.id

@@ -167,12 +167,16 @@ public actor Warehouse {
 
     // MARK: Reservations
 
-    /// Holds every line for the window, or nothing.
+    /// Holds every line for the window, or nothing. `onCommit` runs in the
+    /// transaction when the lines are held, `onShortage` when they are not
+    /// (the shortage is an answer, not an error: a caller can commit it as
+    /// its idempotent outcome in the same transaction).
     public nonisolated func reserve(
         owner: String,
         lines: [ReservationLineRequest],
         holdSeconds: UInt32,
         reference: String,
+        onShortage: CommitHook<[LineShortage]>? = nil,
         onCommit: CommitHook<ReservationRecord>? = nil
     ) async throws -> ReserveOutcome {
         guard !lines.isEmpty else { throw WarehouseError.invalid(field: "lines", description: "at least one line") }
@@ -192,128 +196,132 @@ public actor Warehouse {
         }
         let clock = self.clock
         let random = ReservationIDRandom.draw()
-        do {
-            let record = try await database.batchedWriter.write { db -> ReservationRecord in
-                let now = clock.nowMilliseconds
-                let id = Identifiers.reservation(nowMilliseconds: now, random: random)
-                // Settings, known SKUs and caps first: a bad line changes nothing.
-                var window = holdSeconds
-                var perSKU: [String: Int64] = [:]
-                let merchants = try self.settings(db, merchants: lines.map(\.merchant))
-                for (index, line) in lines.enumerated() {
-                    let settings = merchants[line.merchant]!
-                    if holdSeconds == 0 { window = window == 0 ? settings.defaultHoldSeconds : min(window, settings.defaultHoldSeconds) }
-                    let key = "\(line.merchant)\u{0}\(line.sku)"
-                    perSKU[key, default: 0] += line.quantity
-                    guard perSKU[key]! <= Int64(settings.maxUnitsPerSKU) else {
-                        throw WarehouseError.invalid(
-                            field: "lines[\(index)].quantity",
-                            description: "at most \(settings.maxUnitsPerSKU) units of one SKU per reservation"
-                        )
-                    }
-                }
-                let expiresAt = now + Int64(window) * 1000
-                try Store.expireDue(db, now: now)
-                // The conditional update is the decision; the counters are read
-                // only when it refuses (an unknown SKU, or a shortage reported
-                // with the free count before this reservation took any units).
-                var shortages: [LineShortage] = []
-                var held = [Bool](repeating: false, count: lines.count)
-                for (index, line) in lines.enumerated() {
-                    let changed = try db.executeDirect(
-                        sql: """
-                            UPDATE warehouse_sku SET held = held + ?1
-                            WHERE merchant = ?2 AND sku = ?3 AND allocated - held - sold >= ?1
-                            """
-                    ) { binder in
-                        binder.bind(line.quantity)
-                        binder.bind(line.merchant)
-                        binder.bind(line.sku)
-                    }
-                    if changed == 1 {
-                        held[index] = true
-                        continue
-                    }
-                    guard let counters = try Store.counters(db, merchant: line.merchant, sku: line.sku) else {
-                        throw WarehouseError.invalid(field: "lines[\(index)].sku", description: "unknown SKU '\(line.sku)' of merchant '\(line.merchant)'")
-                    }
-                    // Free before this reservation: add back what its earlier lines took.
-                    let taken = lines[..<index].indices
-                        .filter { held[$0] && lines[$0].merchant == line.merchant && lines[$0].sku == line.sku }
-                        .reduce(Int64(0)) { $0 + lines[$1].quantity }
-                    shortages.append(
-                        LineShortage(line: index, merchant: line.merchant, sku: line.sku, requested: line.quantity, free: counters.free + taken)
+        return try await database.batchedWriter.write { db -> ReserveOutcome in
+            let now = clock.nowMilliseconds
+            let id = Identifiers.reservation(nowMilliseconds: now, random: random)
+            // Settings, known SKUs and caps first: a bad line changes nothing.
+            var window = holdSeconds
+            var perSKU: [String: Int64] = [:]
+            let merchants = try self.settings(db, merchants: lines.map(\.merchant))
+            for (index, line) in lines.enumerated() {
+                let settings = merchants[line.merchant]!
+                if holdSeconds == 0 { window = window == 0 ? settings.defaultHoldSeconds : min(window, settings.defaultHoldSeconds) }
+                let key = "\(line.merchant)\u{0}\(line.sku)"
+                perSKU[key, default: 0] += line.quantity
+                guard perSKU[key]! <= Int64(settings.maxUnitsPerSKU) else {
+                    throw WarehouseError.invalid(
+                        field: "lines[\(index)].quantity",
+                        description: "at most \(settings.maxUnitsPerSKU) units of one SKU per reservation"
                     )
                 }
-                if !shortages.isEmpty { throw ShortageSignal(shortages: shortages) }
-                // The agent's count and units, both capped, in one upsert; a
-                // refusal reads the row to say which cap it met.
-                let cap = self.configuration.maxHeldReservationsPerAgent
-                let unitCap = self.configuration.maxHeldUnitsPerAgent
-                let units = lines.reduce(Int64(0)) { $0 + $1.quantity }
-                let counted = units > unitCap ? 0 : try db.executeDirect(
+            }
+            let expiresAt = now + Int64(window) * 1000
+            try Store.expireDue(db, now: now)
+            // The conditional update is the decision; the counters are read
+            // only when it refuses (an unknown SKU, or a shortage reported
+            // with the free count before this reservation took any units).
+            // The holds go in a savepoint of their own: a shortage undoes
+            // them and the operation still commits its answer.
+            try db.executeDirect(sql: "SAVEPOINT reserve_lines") { _ in }
+            var shortages: [LineShortage] = []
+            var held = [Bool](repeating: false, count: lines.count)
+            for (index, line) in lines.enumerated() {
+                let changed = try db.executeDirect(
                     sql: """
-                        INSERT INTO warehouse_owner (owner, held, units) VALUES (?1, 1, ?3)
-                        ON CONFLICT (owner) DO UPDATE SET held = held + 1, units = units + ?3 WHERE held < ?2 AND units + ?3 <= ?4
+                        UPDATE warehouse_sku SET held = held + ?1
+                        WHERE merchant = ?2 AND sku = ?3 AND allocated - held - sold >= ?1
                         """
                 ) { binder in
-                    binder.bind(owner)
-                    binder.bind(cap)
-                    binder.bind(units)
-                    binder.bind(unitCap)
+                    binder.bind(line.quantity)
+                    binder.bind(line.merchant)
+                    binder.bind(line.sku)
                 }
-                guard counted == 1 else {
-                    let current = try db.queryDirect(
-                        sql: "SELECT held, units FROM warehouse_owner WHERE owner = ?",
-                        { $0.bind(owner) },
-                        row: { (held: $0.int64(0), units: $0.int64(1)) }
-                    ).first ?? (held: 0, units: 0)
-                    if current.held >= Int64(cap) { throw WarehouseError.tooManyHeld(limit: cap) }
-                    throw WarehouseError.tooManyUnits(limit: unitCap, held: current.units, requested: units)
+                if changed == 1 {
+                    held[index] = true
+                    continue
                 }
+                guard let counters = try Store.counters(db, merchant: line.merchant, sku: line.sku) else {
+                    throw WarehouseError.invalid(field: "lines[\(index)].sku", description: "unknown SKU '\(line.sku)' of merchant '\(line.merchant)'")
+                }
+                // Free before this reservation: add back what its earlier lines took.
+                let taken = lines[..<index].indices
+                    .filter { held[$0] && lines[$0].merchant == line.merchant && lines[$0].sku == line.sku }
+                    .reduce(Int64(0)) { $0 + lines[$1].quantity }
+                shortages.append(
+                    LineShortage(line: index, merchant: line.merchant, sku: line.sku, requested: line.quantity, free: counters.free + taken)
+                )
+            }
+            if !shortages.isEmpty {
+                try db.executeDirect(sql: "ROLLBACK TO SAVEPOINT reserve_lines") { _ in }
+                try db.executeDirect(sql: "RELEASE SAVEPOINT reserve_lines") { _ in }
+                try onShortage?(db, shortages)
+                return .shortage(shortages)
+            }
+            try db.executeDirect(sql: "RELEASE SAVEPOINT reserve_lines") { _ in }
+            // The agent's count and units, both capped, in one upsert; a
+            // refusal reads the row to say which cap it met.
+            let cap = self.configuration.maxHeldReservationsPerAgent
+            let unitCap = self.configuration.maxHeldUnitsPerAgent
+            let units = lines.reduce(Int64(0)) { $0 + $1.quantity }
+            let counted = units > unitCap ? 0 : try db.executeDirect(
+                sql: """
+                    INSERT INTO warehouse_owner (owner, held, units) VALUES (?1, 1, ?3)
+                    ON CONFLICT (owner) DO UPDATE SET held = held + 1, units = units + ?3 WHERE held < ?2 AND units + ?3 <= ?4
+                    """
+            ) { binder in
+                binder.bind(owner)
+                binder.bind(cap)
+                binder.bind(units)
+                binder.bind(unitCap)
+            }
+            guard counted == 1 else {
+                let current = try db.queryDirect(
+                    sql: "SELECT held, units FROM warehouse_owner WHERE owner = ?",
+                    { $0.bind(owner) },
+                    row: { (held: $0.int64(0), units: $0.int64(1)) }
+                ).first ?? (held: 0, units: 0)
+                if current.held >= Int64(cap) { throw WarehouseError.tooManyHeld(limit: cap) }
+                throw WarehouseError.tooManyUnits(limit: unitCap, held: current.units, requested: units)
+            }
+            try db.executeDirect(
+                sql: """
+                    INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms)
+                    VALUES (?, ?, ?, 'HELD', ?, ?)
+                    """
+            ) { binder in
+                binder.bind(id)
+                binder.bind(owner)
+                binder.bind(reference)
+                binder.bind(now)
+                binder.bind(expiresAt)
+            }
+            for (index, line) in lines.enumerated() {
                 try db.executeDirect(
                     sql: """
-                        INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms)
-                        VALUES (?, ?, ?, 'HELD', ?, ?)
+                        INSERT INTO warehouse_reservation_line (reservation_id, line, merchant, sku, quantity)
+                        VALUES (?, ?, ?, ?, ?)
                         """
                 ) { binder in
                     binder.bind(id)
-                    binder.bind(owner)
-                    binder.bind(reference)
-                    binder.bind(now)
-                    binder.bind(expiresAt)
+                    binder.bind(index)
+                    binder.bind(line.merchant)
+                    binder.bind(line.sku)
+                    binder.bind(line.quantity)
                 }
-                for (index, line) in lines.enumerated() {
-                    try db.executeDirect(
-                        sql: """
-                            INSERT INTO warehouse_reservation_line (reservation_id, line, merchant, sku, quantity)
-                            VALUES (?, ?, ?, ?, ?)
-                            """
-                    ) { binder in
-                        binder.bind(id)
-                        binder.bind(index)
-                        binder.bind(line.merchant)
-                        binder.bind(line.sku)
-                        binder.bind(line.quantity)
-                    }
-                    try Store.ledger(db, line.merchant, line.sku, "hold", line.quantity, id, "", now)
-                }
-                let record = ReservationRecord(
-                    id: id,
-                    owner: owner,
-                    reference: reference,
-                    state: .held,
-                    lines: lines,
-                    createdAtMilliseconds: now,
-                    expiresAtMilliseconds: expiresAt,
-                    closedAtMilliseconds: 0
-                )
-                try onCommit?(db, record)
-                return record
+                try Store.ledger(db, line.merchant, line.sku, "hold", line.quantity, id, "", now)
             }
+            let record = ReservationRecord(
+                id: id,
+                owner: owner,
+                reference: reference,
+                state: .held,
+                lines: lines,
+                createdAtMilliseconds: now,
+                expiresAtMilliseconds: expiresAt,
+                closedAtMilliseconds: 0
+            )
+            try onCommit?(db, record)
             return .reserved(record)
-        } catch let signal as ShortageSignal {
-            return .shortage(signal.shortages)
         }
     }
 
@@ -571,11 +579,6 @@ public actor Warehouse {
         }
         return try result.get()
     }
-}
-
-/// Thrown inside a reservation's transaction to roll it back and report the shortage.
-struct ShortageSignal: Error {
-    let shortages: [LineShortage]
 }
 
 enum Validation {

@@ -53,31 +53,20 @@ public struct WarehouseService: RegistrableService {
         }
         router.registerUnary(Self.reserveInventory, roles: [.agent], mutating: true) {
             (request: Parley_V1_ReserveInventoryRequest, context: CallContext) -> Parley_V1_ReserveInventoryResponse in
+            // Either answer is committed as the call's idempotent outcome in
+            // the reservation's own transaction.
             let outcome = try await warehouse.reserve(
                 owner: context.peer.principal,
                 lines: request.lines.map { ReservationLineRequest(merchant: $0.merchant, sku: $0.sku, quantity: $0.quantity) },
                 holdSeconds: request.holdSeconds,
                 reference: request.reference,
+                onShortage: context.outcomeRecorder { (lines: [LineShortage]) in Self.shortage(lines) },
                 onCommit: context.outcomeRecorder { (record: ReservationRecord) in Self.reserved(record) }
             )
-            var response = Parley_V1_ReserveInventoryResponse()
             switch outcome {
-            case .reserved(let record):
-                response = Self.reserved(record)
-            case .shortage(let lines):
-                var shortage = Parley_V1_Shortage()
-                shortage.lines = lines.map { line in
-                    var wire = Parley_V1_LineShortage()
-                    wire.line = UInt32(line.line)
-                    wire.merchant = line.merchant
-                    wire.sku = line.sku
-                    wire.requested = line.requested
-                    wire.free = line.free
-                    return wire
-                }
-                response.shortage = shortage
+            case .reserved(let record): return Self.reserved(record)
+            case .shortage(let lines): return Self.shortage(lines)
             }
-            return response
         }
         router.registerUnary(Self.extendReservation, roles: [.agent], mutating: true) {
             (request: Parley_V1_ExtendReservationRequest, context: CallContext) -> Parley_V1_Reservation in
@@ -152,6 +141,22 @@ public struct WarehouseService: RegistrableService {
             response.maxUnitsPerSku = settings.maxUnitsPerSKU
             return response
         }
+    }
+
+    static func shortage(_ lines: [LineShortage]) -> Parley_V1_ReserveInventoryResponse {
+        var shortage = Parley_V1_Shortage()
+        shortage.lines = lines.map { line in
+            var wire = Parley_V1_LineShortage()
+            wire.line = UInt32(line.line)
+            wire.merchant = line.merchant
+            wire.sku = line.sku
+            wire.requested = line.requested
+            wire.free = line.free
+            return wire
+        }
+        var response = Parley_V1_ReserveInventoryResponse()
+        response.shortage = shortage
+        return response
     }
 
     static func reserved(_ record: ReservationRecord) -> Parley_V1_ReserveInventoryResponse {

@@ -193,6 +193,20 @@ struct WarehouseIdempotencyTests {
             let inventory = try await merchant.unary(WarehouseService.getInventory, Parley_V1_GetInventoryRequest(), as: Parley_V1_GetInventoryResponse.self)
             #expect(inventory.inventory.first?.sold == 4)
             #expect(inventory.inventory.first?.free == 6)
+
+            // A shortage is an answer too: retried after more stock came, the
+            // same key answers the same shortage, and nothing is held.
+            line.quantity = 7
+            request.lines = [line]
+            let short = try await agent.unary(WarehouseService.reserveInventory, request, as: Parley_V1_ReserveInventoryResponse.self, options: CallOptions(idempotencyKey: "order-8"))
+            #expect(short.shortage.lines.first?.free == 6)
+            adjustment.delta = 5
+            allocation.adjustments = [adjustment]
+            _ = try await merchant.unary(WarehouseService.allocateInventory, allocation, as: Parley_V1_AllocateInventoryResponse.self, options: CallOptions(idempotencyKey: "stock-2"))
+            let shortAgain = try await agent.unary(WarehouseService.reserveInventory, request, as: Parley_V1_ReserveInventoryResponse.self, options: CallOptions(idempotencyKey: "order-8"))
+            #expect(shortAgain == short)
+            let after = try await merchant.unary(WarehouseService.getInventory, Parley_V1_GetInventoryRequest(), as: Parley_V1_GetInventoryResponse.self)
+            #expect(after.inventory.first?.free == 11 && after.inventory.first?.held == 0)
             await merchant.close()
             await agent.close()
         }

@@ -4,6 +4,7 @@ import Logging
 import ParleyStore
 import ParleyWarehouse
 import ParleyWire
+import Synchronization
 import Testing
 
 @Suite("Warehouse")
@@ -113,7 +114,19 @@ struct WarehouseTests {
         let warehouse = try makeWarehouse()
         try await stock(warehouse, 5, sku: "tent")
         try await stock(warehouse, 1, sku: "stove")
-        let outcome = try await warehouse.reserve(owner: "acme-travel", lines: [line(2, sku: "tent"), line(2, sku: "stove")], holdSeconds: 60, reference: "")
+        // The shortage is committed as an answer: the hook writes in the same
+        // transaction, while the tent line's hold is undone.
+        final class Seen: Sendable { let tentHeld = Mutex<Int64?>(nil) }
+        let seen = Seen()
+        let outcome = try await warehouse.reserve(
+            owner: "acme-travel", lines: [line(2, sku: "tent"), line(2, sku: "stove")], holdSeconds: 60, reference: "",
+            onShortage: { db, _ in
+                let held = try Int64.fetchOne(db, sql: "SELECT held FROM warehouse_sku WHERE sku = 'tent'")
+                seen.tentHeld.withLock { $0 = held }
+            },
+            onCommit: { _, _ in throw WarehouseError.invalid(field: "test", description: "nothing was held") }
+        )
+        #expect(seen.tentHeld.withLock { $0 } == 0)
         #expect(outcome == .shortage([LineShortage(line: 1, merchant: "widgets", sku: "stove", requested: 2, free: 1)]))
         #expect(try await free(warehouse, sku: "tent") == 5)  // the tent line was not half-held
         _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(2, sku: "tent"), line(1, sku: "stove")], holdSeconds: 60, reference: ""))
