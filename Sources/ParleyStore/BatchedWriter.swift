@@ -98,7 +98,9 @@ public final class BatchedWriter: Sendable {
     /// Has the writer thread run a PASSIVE checkpoint between two batches
     /// (the ``Checkpointer`` asks when the log keeps growing).
     func requestCheckpoint() {
-        state.withLock { $0.checkpointRequested = true }
+        state.withLock { state in
+            if !state.stopped { state.checkpointRequested = true }
+        }
         wakeWriter()
     }
 
@@ -129,16 +131,19 @@ public final class BatchedWriter: Sendable {
         while true {
             let (batch, checkpoint, stopped, idleWaiters) = state.withLock { state in
                 let count = min(state.queue.count, maxBatchSize)
-                state.busy = count > 0
-                let checkpoint = state.checkpointRequested
+                // No checkpoint once stopping: the connection is closed right
+                // after the drain, and a checkpoint on it then would crash.
+                let checkpoint = state.checkpointRequested && !state.stopped
                 state.checkpointRequested = false
-                guard count == 0 else {
+                // Busy through a checkpoint too, so that a drain waits for it.
+                state.busy = count > 0 || checkpoint
+                guard !state.busy else {
                     defer { state.queue.removeFirst(count) }
                     return (Array(state.queue.prefix(count)), checkpoint, state.stopped, [CheckedContinuation<Void, Never>]())
                 }
                 let waiters = state.drainWaiters
                 state.drainWaiters = []
-                return ([], checkpoint, state.stopped, waiters)
+                return ([], false, state.stopped, waiters)
             }
             for waiter in idleWaiters { waiter.resume() }
             if !batch.isEmpty || checkpoint { return (batch, checkpoint) }
