@@ -3,13 +3,10 @@ import GRDB
 import Logging
 import ParleyProtos
 import ParleyStore
+import ParleyWire
 import SwiftProtobuf
 
 extension Orders {
-    /// Runs inside a write's transaction just before it commits, with the
-    /// result: callers commit their idempotent outcome with the change.
-    public typealias CommitHook<Result> = @Sendable (Database, Result) throws -> Void
-
     /// The most catalog items in one import call.
     public static let maxImportItems = 5_000
 
@@ -176,10 +173,6 @@ extension Orders {
     }
 
     static func validateName(_ value: String, field: String) throws(OrdersError) {
-        guard !value.isEmpty else { throw .invalid(field, "must not be empty") }
-        guard value.utf8.count <= 128 else { throw .invalid(field, "at most 128 bytes") }
-        guard !value.contains(where: { $0.isNewline || $0 == "\u{0}" }) else {
-            throw .invalid(field, "must not contain control characters")
-        }
+        if let problem = NameRule.problem(value) { throw .invalid(field, problem) }
     }
 }

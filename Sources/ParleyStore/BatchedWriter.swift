@@ -2,6 +2,11 @@ import Foundation
 public import GRDB
 import Synchronization
 
+/// Runs inside a batched write's transaction just before the operation
+/// ends, with its result: a caller commits its own record (an idempotent
+/// outcome, an order row) atomically with the change.
+public typealias CommitHook<Value> = @Sendable (Database, Value) throws -> Void
+
 /// Group commit: write operations submitted concurrently are committed
 /// together in one transaction, so that one fsync serves many callers.
 ///

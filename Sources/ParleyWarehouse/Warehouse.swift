@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import ParleyStore
+import ParleyWire
 
 /// The virtual warehouse (seed 002, FIG. 4): merchants allocate a share of
 /// their stock; checkouts hold units for a window; capture confirms, failure
@@ -31,11 +32,6 @@ public actor Warehouse {
 
     /// The most units one SKU may have allocated, far from any overflow.
     public static let maxAllocatedUnits: Int64 = 1_000_000_000_000
-
-    /// Runs inside an operation's transaction just before it commits, with
-    /// its result: callers use it to commit their own record (an idempotent
-    /// outcome) atomically with the change.
-    public typealias CommitHook<Result> = @Sendable (Database, Result) throws -> Void
 
     /// Adds or removes units of `merchant`'s SKUs, all or none.
     public nonisolated func allocate(
@@ -72,20 +68,25 @@ public actor Warehouse {
             try Store.expireDue(db, now: now)
             for (index, adjustment) in adjustments.enumerated() {
                 if adjustment.delta > 0 {
-                    let current = try Store.counters(db, merchant: merchant, sku: adjustment.sku)?.allocated ?? 0
-                    guard current <= Warehouse.maxAllocatedUnits - adjustment.delta else {
+                    // The cap is the upsert's own condition: no read first.
+                    let changed = try db.executeDirect(
+                        sql: """
+                            INSERT INTO warehouse_sku (merchant, sku, allocated) VALUES (?1, ?2, ?3)
+                            ON CONFLICT (merchant, sku) DO UPDATE SET allocated = allocated + excluded.allocated
+                            WHERE allocated <= ?4 - excluded.allocated
+                            """
+                    ) { binder in
+                        binder.bind(merchant)
+                        binder.bind(adjustment.sku)
+                        binder.bind(adjustment.delta)
+                        binder.bind(Warehouse.maxAllocatedUnits)
+                    }
+                    guard changed == 1 else {
                         throw WarehouseError.invalid(
                             field: "adjustments[\(index)].delta",
                             description: "a SKU may hold at most \(Warehouse.maxAllocatedUnits) allocated units"
                         )
                     }
-                    try db.executeCached(
-                        sql: """
-                            INSERT INTO warehouse_sku (merchant, sku, allocated) VALUES (?, ?, ?)
-                            ON CONFLICT (merchant, sku) DO UPDATE SET allocated = allocated + excluded.allocated
-                            """,
-                        arguments: [merchant, adjustment.sku, adjustment.delta]
-                    )
                     try Store.ledger(db, merchant, adjustment.sku, "allocate", adjustment.delta, nil, adjustment.reason, now)
                 } else {
                     let remove = -adjustment.delta
@@ -583,11 +584,7 @@ public actor Warehouse {
 
 enum Validation {
     static func name(_ value: String, field: String) throws {
-        guard !value.isEmpty else { throw WarehouseError.invalid(field: field, description: "must not be empty") }
-        guard value.utf8.count <= 128 else { throw WarehouseError.invalid(field: field, description: "at most 128 bytes") }
-        guard !value.contains(where: { $0.isNewline || $0 == "\u{0}" }) else {
-            throw WarehouseError.invalid(field: field, description: "must not contain control characters")
-        }
+        if let problem = NameRule.problem(value) { throw WarehouseError.invalid(field: field, description: problem) }
     }
 }
 

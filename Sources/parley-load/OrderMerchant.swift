@@ -49,6 +49,12 @@ struct OrderMerchant: Sendable {
     let runID: String
     /// Mixed into each order's seed so that runs differ.
     private let seed: UInt64
+    /// The parts every order shares (merchant, currency, shipping methods,
+    /// card), built once: the load generator shares the machine with the
+    /// daemon, so its CPU per call counts against the measurement.
+    private let template: Parley_V1_OrderAcceptanceRequest
+    /// ``addresses`` as wire messages, built once.
+    private let wireAddresses: [Parley_V1_Address]
 
     init(settings: OrderSettings) {
         self.settings = settings
@@ -56,6 +62,33 @@ struct OrderMerchant: Sendable {
         var random = SystemRandomNumberGenerator()
         seed = random.next()
         runID = "load-" + String(random.next(), radix: 36)
+
+        var template = Parley_V1_OrderAcceptanceRequest()
+        template.merchant = settings.merchant
+        template.currency = "USD"
+        template.buyer.buyerClass = "consumer"
+        template.shippingMethods = ["ground", "air"].map { service in
+            var method = Parley_V1_ShippingMethodChoice()
+            method.shipper = "ups"
+            method.service = service
+            return method
+        }
+        var card = Parley_V1_PaymentInstrumentRequest()
+        card.kind = .card
+        card.cardNumber = "4242424242424242"
+        card.cardExpiry = "12/30"
+        template.payments = [card]
+        self.template = template
+        wireAddresses = Self.addresses.map { name, street, city, state, zip in
+            var address = Parley_V1_Address()
+            address.name = name
+            address.line1 = street
+            address.city = city
+            address.region = state
+            address.postalCode = zip
+            address.country = "US"
+            return address
+        }
     }
 
     // MARK: Preparation
@@ -264,16 +297,13 @@ struct OrderMerchant: Sendable {
     /// The order numbered `sequence` (see the type's description).
     func order(sequence: UInt64, approval: Parley_V1_ApprovalStatus) -> Parley_V1_OrderAcceptanceRequest {
         var random = SplitMix64(seed: seed ^ sequence)
-        var request = Parley_V1_OrderAcceptanceRequest()
+        var request = template
         request.orderID = "\(runID)-\(sequence)"
-        request.merchant = settings.merchant
         request.approval = approval
-        request.currency = "USD"
 
         let buyer = random.next(upperBound: 10_000 as UInt64)
         request.buyer.id = "load-buyer-\(buyer)"
         request.buyer.email = "buyer-\(buyer)@example.com"
-        request.buyer.buyerClass = "consumer"
 
         var picked: [Int] = []
         while picked.count < settings.linesPerOrder {
@@ -287,27 +317,9 @@ struct OrderMerchant: Sendable {
             return line
         }
 
-        let (name, street, city, state, zip) = Self.addresses[Int(random.next(upperBound: UInt64(Self.addresses.count)))]
-        var address = Parley_V1_Address()
-        address.name = name
-        address.line1 = street
-        address.city = city
-        address.region = state
-        address.postalCode = zip
-        address.country = "US"
+        let address = wireAddresses[Int(random.next(upperBound: UInt64(wireAddresses.count)))]
         request.shippingAddress = address
         request.billingAddress = address
-        request.shippingMethods = ["ground", "air"].map { service in
-            var method = Parley_V1_ShippingMethodChoice()
-            method.shipper = "ups"
-            method.service = service
-            return method
-        }
-        var card = Parley_V1_PaymentInstrumentRequest()
-        card.kind = .card
-        card.cardNumber = "4242424242424242"
-        card.cardExpiry = "12/30"
-        request.payments = [card]
         return request
     }
 

@@ -18,9 +18,9 @@ func printMessageJSON(_ message: some SwiftProtobuf.Message) throws {
     print(try message.jsonString(options: options))
 }
 
-/// `12.34 USD` (two minor digits unless the amount says otherwise).
+/// `12.34 USD`, with the currency's own number of minor digits (``CurrencyDigits``).
 func formatMoney(_ money: Parley_V1_Money) -> String {
-    let digits = ["JPY": 0, "KRW": 0, "BHD": 3, "KWD": 3, "JOD": 3, "OMR": 3, "TND": 3][money.currency] ?? 2
+    let digits = CurrencyDigits.minorUnitDigits(money.currency)
     let sign = money.minorUnits < 0 ? "-" : ""
     let magnitude = money.minorUnits.magnitude
     guard digits > 0 else { return "\(sign)\(magnitude) \(money.currency)" }

@@ -1,3 +1,5 @@
+import ParleyWire
+
 /// An ISO 4217 currency code: three upper-case ASCII letters.
 public struct CurrencyCode: RawRepresentable, Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The three letters, such as `USD`.
@@ -31,15 +33,9 @@ public struct CurrencyCode: RawRepresentable, Sendable, Hashable, Comparable, Cu
     /// Japanese yen (no minor unit).
     public static let jpy = CurrencyCode(known: "JPY")
 
-    /// How many decimal digits the minor unit has: 0 for JPY and KRW, 3 for
-    /// BHD, JOD, KWD, OMR and TND, 2 for every other currency.
-    public var minorUnitDigits: Int {
-        switch rawValue {
-        case "JPY", "KRW", "CLP", "ISK", "VND", "XAF", "XOF", "UGX", "PYG": 0
-        case "BHD", "JOD", "KWD", "OMR", "TND", "IQD", "LYD": 3
-        default: 2
-        }
-    }
+    /// How many decimal digits the minor unit has (``CurrencyDigits``): 0
+    /// for JPY and KRW, 3 for BHD, JOD, KWD, OMR and TND, 2 for most.
+    public var minorUnitDigits: Int { CurrencyDigits.minorUnitDigits(rawValue) }
 
     public var description: String { rawValue }
     public static func < (lhs: CurrencyCode, rhs: CurrencyCode) -> Bool { lhs.rawValue < rhs.rawValue }

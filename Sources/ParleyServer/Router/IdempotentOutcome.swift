@@ -52,7 +52,7 @@ extension CallContext {
     /// Nil for a call without a key.
     public func outcomeRecorder<Value, Response: SwiftProtobuf.Message>(
         _ response: @escaping @Sendable (Value) -> Response
-    ) -> (@Sendable (Database, Value) throws -> Void)? {
+    ) -> CommitHook<Value>? {
         guard let outcome = idempotentOutcome else { return nil }
         return { db, value in try outcome.record(db, response: response(value)) }
     }
