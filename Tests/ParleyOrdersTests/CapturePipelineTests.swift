@@ -3,6 +3,7 @@ import GRDB
 import Logging
 import ParleyProtos
 import ParleyStore
+import ParleyWarehouse
 import Synchronization
 import Testing
 
@@ -51,12 +52,14 @@ struct CapturePipelineTests {
         settings: [Parley_V1_PluginSetting] = [],
         fraudRules: [Parley_V1_FraudRuleDefinition] = [],
         database: ParleyDatabase? = nil,
-        processor: (any PaymentProcessor)? = nil
+        processor: (any PaymentProcessor)? = nil,
+        withWarehouse: Bool = false
     ) async throws -> Shop {
-        let database = try database ?? ParleyDatabase.inMemory(migrations: OrdersSchema.migrations)
+        let database = try database ?? ParleyDatabase.inMemory(migrations: OrdersSchema.migrations + WarehouseSchema.migrations)
         let clock = ManualWallClock()
+        let warehouse = withWarehouse ? Warehouse(database: database, clock: clock, logger: Logger(label: "test")) : nil
         let orders = try Orders(
-            database: database, warehouse: nil, clock: clock, logger: Logger(label: "test"), processor: processor, plugins: plugins
+            database: database, warehouse: warehouse, clock: clock, logger: Logger(label: "test"), processor: processor, plugins: plugins
         )
         var configuration = Live.configuration
         configuration.merchant = "lamps"
@@ -240,6 +243,21 @@ struct CapturePipelineTests {
         #expect(order.state == .failed && order.failureCode == "INTERRUPTED")
         #expect(try await restarted.orders.processor.authorization(key: "agency/f-1")?.state == .voided)
 
+        // With the Warehouse: the failed order's hold is released, not sold.
+        let stocked = try await Self.shop(plugins: [check], withWarehouse: true)
+        let warehouse = try #require(stocked.orders.warehouse)
+        let lamps = WarehouseCaller(principal: "lamps", kinds: [.merchant])
+        _ = try await warehouse.allocate(merchant: "lamps", adjustments: [.init(sku: "lamp", delta: 10, reason: "")], caller: lamps)
+        let held = try await pending(stocked.orders, id: "f-3")
+        #expect(!held.reservationID.isEmpty)
+        _ = try await stocked.orders.processor.authorize(authorization(held))
+        let restock = try await Self.shop(plugins: [check], database: stocked.database, withWarehouse: true)
+        #expect(try await restock.orders.recover().failed == 1)
+        let hold = try await warehouse.reservation(id: held.reservationID, caller: lamps)
+        #expect(hold.state == .released)
+        let audit = try await warehouse.audit(caller: lamps)
+        #expect(audit.balances && audit.free == 10, "\(audit.discrepancies)")
+
         // A fail-open final check is passed over, as when it times out; without
         // any final check the same order is captured too (see recovery()).
         let lenient = ProbePlugin(name: "probe-lenient", point: .finalCheck, interests: [.always], defaultFailOpen: true)
@@ -269,7 +287,7 @@ struct CapturePipelineTests {
             request: Orders.withoutCardNumbers(request), acceptance: acceptance.response,
             fingerprint: acceptance.payment?.card?.fingerprint ?? "", total: acceptance.total
         )
-        return try await orders.writePending(order, row: row, lines: acceptance.plugins.lines, holds: [], quote: nil)
+        return try await orders.writePending(order, row: row, lines: acceptance.plugins.lines, holds: acceptance.holds, quote: nil)
     }
 
     func authorization(_ order: Parley_V1_Order) -> AuthorizationRequest {
