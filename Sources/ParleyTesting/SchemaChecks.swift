@@ -1,4 +1,6 @@
+import Foundation
 public import GRDB
+public import ParleyStore
 
 /// Checks of a module's tables that keep writes cheap.
 public enum SchemaChecks {
@@ -28,5 +30,44 @@ public enum SchemaChecks {
             }
         }
         return offending
+    }
+
+    /// ``writesBuildingTemporaryIndexes(_:tables:)`` for every table whose
+    /// name starts with one of `prefixes`, in a new in-memory database with
+    /// `migrations` applied.
+    public static func writesBuildingTemporaryIndexes(migrations: [StoreMigration], tablePrefixes prefixes: [String]) throws -> [String] {
+        let database = try ParleyDatabase.inMemory(migrations: migrations)
+        return try database.writer.read { db in
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .filter { name in prefixes.contains { name.hasPrefix($0) } }
+            return try writesBuildingTemporaryIndexes(db, tables: tables)
+        }
+    }
+
+    /// An upgrade as a daemon meets it: a database file made with the
+    /// `older` migrations and the rows `seed` writes, closed, then opened
+    /// with `migrations` and handed to `body` (closed, and its directory
+    /// removed, afterwards).
+    public static func withUpgradedDatabase<T>(
+        from older: [StoreMigration],
+        to migrations: [StoreMigration],
+        seed: @escaping @Sendable (Database) throws -> Void,
+        _ body: (ParleyDatabase) async throws -> T
+    ) async throws -> T {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-upgrade-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("parley.sqlite").path
+        let old = try ParleyDatabase.open(path: path, migrations: older)
+        try await old.batchedWriter.write(seed)
+        try await old.close()
+        let upgraded = try ParleyDatabase.open(path: path, migrations: migrations)
+        do {
+            let result = try await body(upgraded)
+            try await upgraded.close()
+            return result
+        } catch {
+            try? await upgraded.close()
+            throw error
+        }
     }
 }

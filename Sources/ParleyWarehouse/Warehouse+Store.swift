@@ -121,7 +121,7 @@ enum Store {
         guard changed == 1 else { throw DatabaseError(message: "reservation \(id) changed concurrently") }
         try db.executeDirect(sql: "UPDATE warehouse_owner SET held = held - 1, units = units - ?2 WHERE owner = ?1") { binder in
             binder.bind(reservation.owner)
-            binder.bind(reservation.lines.reduce(Int64(0)) { $0 + $1.quantity })
+            binder.bind(reservation.lines.units)
         }
     }
 

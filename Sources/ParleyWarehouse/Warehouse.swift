@@ -221,9 +221,6 @@ public actor Warehouse {
             // The conditional update is the decision; the counters are read
             // only when it refuses (an unknown SKU, or a shortage reported
             // with the free count before this reservation took any units).
-            // The holds go in a savepoint of their own: a shortage undoes
-            // them and the operation still commits its answer.
-            try db.executeDirect(sql: "SAVEPOINT reserve_lines") { _ in }
             var shortages: [LineShortage] = []
             var held = [Bool](repeating: false, count: lines.count)
             for (index, line) in lines.enumerated() {
@@ -253,17 +250,24 @@ public actor Warehouse {
                 )
             }
             if !shortages.isEmpty {
-                try db.executeDirect(sql: "ROLLBACK TO SAVEPOINT reserve_lines") { _ in }
-                try db.executeDirect(sql: "RELEASE SAVEPOINT reserve_lines") { _ in }
+                // The lines already held are given back, so that the operation
+                // can still commit its answer; a shortage pays for this, not
+                // every reservation (no savepoint around the holds).
+                for (index, line) in lines.enumerated() where held[index] {
+                    try db.executeDirect(sql: "UPDATE warehouse_sku SET held = held - ?1 WHERE merchant = ?2 AND sku = ?3") { binder in
+                        binder.bind(line.quantity)
+                        binder.bind(line.merchant)
+                        binder.bind(line.sku)
+                    }
+                }
                 try onShortage?(db, shortages)
                 return .shortage(shortages)
             }
-            try db.executeDirect(sql: "RELEASE SAVEPOINT reserve_lines") { _ in }
             // The agent's count and units, both capped, in one upsert; a
             // refusal reads the row to say which cap it met.
             let cap = self.configuration.maxHeldReservationsPerAgent
             let unitCap = self.configuration.maxHeldUnitsPerAgent
-            let units = lines.reduce(Int64(0)) { $0 + $1.quantity }
+            let units = lines.units
             let counted = units > unitCap ? 0 : try db.executeDirect(
                 sql: """
                     INSERT INTO warehouse_owner (owner, held, units) VALUES (?1, 1, ?3)

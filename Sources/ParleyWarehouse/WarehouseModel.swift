@@ -36,6 +36,12 @@ public struct ReservationLineRequest: Sendable, Hashable {
     }
 }
 
+extension [ReservationLineRequest] {
+    /// The units of all the lines: what a reservation counts against its
+    /// agent's quota (`warehouse.max_held_units_per_agent`).
+    var units: Int64 { reduce(0) { $0 + $1.quantity } }
+}
+
 /// A stored reservation.
 public struct ReservationRecord: Sendable, Hashable {
     public var id: String

@@ -1,4 +1,3 @@
-import Foundation
 import GRDB
 import ParleyStore
 import ParleyTesting
@@ -9,73 +8,57 @@ import Testing
 /// made them so keeps what an older database holds.
 @Suite("Warehouse schema")
 struct WarehouseSchemaTests {
-    static func tables(_ db: Database) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'warehouse_%' ORDER BY name")
-    }
-
     @Test("no insert or update builds a temporary index (the CHECKs are OR chains, not IN lists)")
     func writesAreCheap() throws {
-        let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
-        let offending = try database.writer.read { db in try SchemaChecks.writesBuildingTemporaryIndexes(db, tables: try Self.tables(db)) }
+        let offending = try SchemaChecks.writesBuildingTemporaryIndexes(migrations: WarehouseSchema.migrations, tablePrefixes: ["warehouse_"])
         #expect(offending.isEmpty, "\(offending)")
     }
 
     @Test("the check sees the IN lists of the schema before warehouse.v3")
     func checkDetectsInLists() throws {
-        let database = try ParleyDatabase.inMemory(migrations: Array(WarehouseSchema.migrations.prefix(2)))
-        let offending = try database.writer.read { db in try SchemaChecks.writesBuildingTemporaryIndexes(db, tables: try Self.tables(db)) }
+        let offending = try SchemaChecks.writesBuildingTemporaryIndexes(
+            migrations: Array(WarehouseSchema.migrations.prefix(2)), tablePrefixes: ["warehouse_"]
+        )
         #expect(offending.contains { $0.hasPrefix("warehouse_reservation:") })
         #expect(offending.contains { $0.hasPrefix("warehouse_ledger:") })
     }
 
     @Test("upgrading a database keeps its reservations, ledger and indexes, and the constraints still refuse bad rows")
     func upgradeKeepsRows() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-schema-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("parley.sqlite").path
-
-        let old = try ParleyDatabase.open(path: path, migrations: Array(WarehouseSchema.migrations.prefix(2)))
-        try await old.batchedWriter.write { db in
+        try await SchemaChecks.withUpgradedDatabase(from: Array(WarehouseSchema.migrations.prefix(2)), to: WarehouseSchema.migrations) { db in
             try db.execute(sql: """
                 INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms) VALUES ('rsv_a', 'agent-1', 'r', 'HELD', 1, 2);
                 INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms, closed_at_ms) VALUES ('rsv_b', 'agent-1', 'r', 'CONFIRMED', 1, 2, 3);
                 INSERT INTO warehouse_ledger (merchant, sku, kind, quantity, reservation_id, reason, at_ms) VALUES ('m', 's', 'allocate', 5, NULL, 'feed', 1);
                 INSERT INTO warehouse_ledger (merchant, sku, kind, quantity, reservation_id, reason, at_ms) VALUES ('m', 's', 'hold', 2, 'rsv_a', '', 1);
                 """)
-        }
-        try await old.close()
-
-        let upgraded = try ParleyDatabase.open(path: path, migrations: WarehouseSchema.migrations)
-        let (reservations, ledger, indexes) = try await upgraded.writer.read { db in
-            (
-                try Row.fetchAll(db, sql: "SELECT id, state, closed_at_ms FROM warehouse_reservation ORDER BY id").map { "\($0[0] as String) \($0[1] as String) \($0[2] as Int64)" },
-                try Row.fetchAll(db, sql: "SELECT id, kind, quantity, reason FROM warehouse_ledger ORDER BY id").map { "\($0[0] as Int64) \($0[1] as String) \($0[2] as Int64) \($0[3] as String)" },
-                try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'warehouse_reservation' AND sql IS NOT NULL ORDER BY name")
-            )
-        }
-        #expect(reservations == ["rsv_a HELD 0", "rsv_b CONFIRMED 3"])
-        #expect(ledger == ["1 allocate 5 feed", "2 hold 2 "])
-        #expect(indexes == ["warehouse_reservation_due", "warehouse_reservation_owner"])
-        await #expect(throws: DatabaseError.self) {
-            try await upgraded.batchedWriter.write { db in
-                try db.execute(sql: "UPDATE warehouse_reservation SET state = 'LOST' WHERE id = 'rsv_a'")
+        } _: { upgraded in
+            let (reservations, ledger, indexes) = try await upgraded.writer.read { db in
+                (
+                    try Row.fetchAll(db, sql: "SELECT id, state, closed_at_ms FROM warehouse_reservation ORDER BY id").map { "\($0[0] as String) \($0[1] as String) \($0[2] as Int64)" },
+                    try Row.fetchAll(db, sql: "SELECT id, kind, quantity, reason FROM warehouse_ledger ORDER BY id").map { "\($0[0] as Int64) \($0[1] as String) \($0[2] as Int64) \($0[3] as String)" },
+                    try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'warehouse_reservation' AND sql IS NOT NULL ORDER BY name")
+                )
+            }
+            #expect(reservations == ["rsv_a HELD 0", "rsv_b CONFIRMED 3"])
+            #expect(ledger == ["1 allocate 5 feed", "2 hold 2 "])
+            #expect(indexes == ["warehouse_reservation_due", "warehouse_reservation_owner"])
+            await #expect(throws: DatabaseError.self) {
+                try await upgraded.batchedWriter.write { db in
+                    try db.execute(sql: "UPDATE warehouse_reservation SET state = 'LOST' WHERE id = 'rsv_a'")
+                }
+            }
+            await #expect(throws: DatabaseError.self) {
+                try await upgraded.batchedWriter.write { db in
+                    try db.execute(sql: "INSERT INTO warehouse_ledger (merchant, sku, kind, quantity, at_ms) VALUES ('m', 's', 'steal', 1, 1)")
+                }
             }
         }
-        await #expect(throws: DatabaseError.self) {
-            try await upgraded.batchedWriter.write { db in
-                try db.execute(sql: "INSERT INTO warehouse_ledger (merchant, sku, kind, quantity, at_ms) VALUES ('m', 's', 'steal', 1, 1)")
-            }
-        }
-        try await upgraded.close()
     }
 
     @Test("warehouse.v4 counts the units each agent holds from its HELD reservations' lines")
     func ownerUnitsBackfill() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-schema-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("parley.sqlite").path
-        let old = try ParleyDatabase.open(path: path, migrations: Array(WarehouseSchema.migrations.prefix(3)))
-        try await old.batchedWriter.write { db in
+        try await SchemaChecks.withUpgradedDatabase(from: Array(WarehouseSchema.migrations.prefix(3)), to: WarehouseSchema.migrations) { db in
             try db.execute(sql: """
                 INSERT INTO warehouse_reservation (id, owner, reference, state, created_at_ms, expires_at_ms) VALUES
                     ('rsv_a', 'agent-1', '', 'HELD', 1, 2), ('rsv_b', 'agent-1', '', 'CONFIRMED', 1, 2), ('rsv_c', 'agent-2', '', 'HELD', 1, 2);
@@ -83,13 +66,11 @@ struct WarehouseSchemaTests {
                     ('rsv_a', 0, 'm', 's', 2), ('rsv_a', 1, 'm', 't', 3), ('rsv_b', 0, 'm', 's', 7), ('rsv_c', 0, 'm', 's', 1);
                 INSERT INTO warehouse_owner (owner, held) VALUES ('agent-1', 1), ('agent-2', 1);
                 """)
+        } _: { upgraded in
+            let units = try await upgraded.writer.read { db in
+                try Row.fetchAll(db, sql: "SELECT owner, held, units FROM warehouse_owner ORDER BY owner").map { "\($0[0] as String) \($0[1] as Int64) \($0[2] as Int64)" }
+            }
+            #expect(units == ["agent-1 1 5", "agent-2 1 1"])
         }
-        try await old.close()
-        let upgraded = try ParleyDatabase.open(path: path, migrations: WarehouseSchema.migrations)
-        let units = try await upgraded.writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT owner, held, units FROM warehouse_owner ORDER BY owner").map { "\($0[0] as String) \($0[1] as Int64) \($0[2] as Int64)" }
-        }
-        #expect(units == ["agent-1 1 5", "agent-2 1 1"])
-        try await upgraded.close()
     }
 }
