@@ -148,6 +148,8 @@ public final class Daemon: Sendable {
         services.append(reloader)
         services.append(WarehouseSweeper(warehouse: warehouse))
         services.append(OrdersOutbox(orders: orders))
+        // After the server in shutdown order: the last snapshot follows the last call.
+        services.append(FraudSnapshots(orders: orders, interval: configuration.fraudSnapshotInterval, logger: logger))
         services.append(server)
         self.group = ServiceGroup(
             configuration: .init(
@@ -234,6 +236,34 @@ struct OrdersOutbox: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             await orders.runOutbox()
+        }
+    }
+}
+
+/// Writes down the rolling fraud statistics' quote-only and rejected
+/// requests every `interval`, and once more at shutdown.
+struct FraudSnapshots: Service {
+    let orders: Orders
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled else { break }
+                await snapshot()
+            }
+        }
+        await snapshot()
+    }
+
+    private func snapshot() async {
+        do {
+            let keys = try await orders.snapshotFraudStatistics()
+            if keys > 0 { logger.debug("fraud statistics snapshot written", metadata: ["keys": "\(keys)"]) }
+        } catch {
+            logger.error("fraud statistics snapshot failed; retrying at the next one", metadata: ["error": "\(error)"])
         }
     }
 }

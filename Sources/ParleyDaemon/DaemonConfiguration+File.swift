@@ -61,6 +61,12 @@ struct ConfigurationFile: Decodable {
             case maxHeldUnitsPerAgent = "max_held_units_per_agent"
         }
     }
+    struct Orders: Decodable {
+        var fraudSnapshotIntervalMs: Int64?
+        enum CodingKeys: String, CodingKey {
+            case fraudSnapshotIntervalMs = "fraud_snapshot_interval_ms"
+        }
+    }
     struct Store: Decodable {
         var maxBatchSize: Int?
         var checkpointIntervalMs: Int64?
@@ -83,11 +89,12 @@ struct ConfigurationFile: Decodable {
     var idempotencyRetentionMs: Int?
     var logLevel: String?
     var warehouse: Warehouse?
+    var orders: Orders?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case listen, dataDirectory = "data_directory", certificateDirectory = "certificate_directory", tls, limits
         case timeoutsMs = "timeouts_ms", metrics, store, idempotencyRetentionMs = "idempotency_retention_ms"
-        case logLevel = "log_level", warehouse
+        case logLevel = "log_level", warehouse, orders
     }
 }
 
@@ -164,6 +171,7 @@ extension DaemonConfiguration {
             if let value = settings.maxHeldReservationsPerAgent { warehouse.maxHeldReservationsPerAgent = value }
             if let value = settings.maxHeldUnitsPerAgent { warehouse.maxHeldUnitsPerAgent = value }
         }
+        if let value = file.orders?.fraudSnapshotIntervalMs { fraudSnapshotInterval = .milliseconds(value) }
         if let value = file.idempotencyRetentionMs { idempotencyRetention = .milliseconds(value) }
         if let value = file.logLevel {
             guard let level = Logger.Level(rawValue: value) else {
@@ -180,6 +188,7 @@ extension DaemonConfiguration {
         "limits": ["max_frame_bytes", "max_concurrent_calls", "retry_after_ms", "write_buffer_high_water_mark", "write_buffer_low_water_mark"],
         "timeouts_ms": ["handshake", "partial_frame", "idle", "default_call", "max_call", "shutdown_grace"],
         "metrics": ["enabled", "host", "port"],
+        "orders": ["fraud_snapshot_interval_ms"],
         "store": ["max_batch_size", "checkpoint_interval_ms", "wal_restart_pages", "page_size"],
         "warehouse": ["default_hold_seconds", "max_hold_seconds", "max_lifetime_seconds", "max_units_per_sku", "max_lines", "max_held_reservations_per_agent", "max_held_units_per_agent"],
     ]

@@ -29,6 +29,11 @@ public struct DaemonConfiguration: Sendable {
     /// How long the payment processor simulator takes per authorization
     /// (`--payment-latency-ms`; default 0).
     public var paymentLatency: Duration = .zero
+    /// How often the rolling fraud statistics' quote-only and rejected
+    /// requests are written down (`orders.fraud_snapshot_interval_ms`;
+    /// default 10 s): what a crash can lose of them. Captured orders are
+    /// durable on their own.
+    public var fraudSnapshotInterval: Duration = .seconds(10)
 
     /// The Prometheus and `/healthz` endpoint.
     public struct Metrics: Sendable, Hashable {
@@ -140,6 +145,10 @@ public struct DaemonConfiguration: Sendable {
             "store.page_size must be a power of two, 512...65536"
         )
         try require(idempotencyRetention >= .seconds(60), "idempotency_retention_ms must be at least 60000")
+        try require(
+            fraudSnapshotInterval >= .milliseconds(100) && fraudSnapshotInterval <= .seconds(3600),
+            "orders.fraud_snapshot_interval_ms must be 100...3600000"
+        )
         try require(warehouse.defaultHoldSeconds >= 1, "warehouse.default_hold_seconds must be at least 1")
         try require(warehouse.defaultHoldSeconds <= warehouse.maxHoldSeconds, "warehouse.default_hold_seconds must not exceed warehouse.max_hold_seconds")
         try require(warehouse.defaultMaxUnitsPerSKU >= 1, "warehouse.max_units_per_sku must be at least 1")

@@ -81,12 +81,13 @@ extension Orders {
         return report
     }
 
-    /// Rolling statistics from the captured orders within the retention
-    /// (quotes and refusals are counted in memory only, from start-up on).
+    /// Rolling statistics within the retention: accepted requests from the
+    /// captured orders, quote-only and rejected ones from the last snapshot
+    /// (``snapshotFraudStatistics(rowsPerWrite:)``), replayed in time order.
     nonisolated func rebuildFraudStatistics() throws {
         let since = clock.nowMilliseconds - fraud.limits.retentionMilliseconds
-        let rows = try database.writer.read { db in
-            try Row.fetchAll(
+        let (rows, snapshot) = try database.writer.read { db in
+            let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT merchant, request, acceptance, card_fingerprint, updated_at_ms FROM orders_order
@@ -94,7 +95,13 @@ extension Orders {
                     """,
                 arguments: [since]
             )
+            return (rows, try FraudSnapshotStore.rows(db, after: since))
         }
+        enum Replay {
+            case captured(merchant: String, FraudSubject)
+            case snapshot(merchant: String, FraudKey, FraudStatistics.SnapshotEvent)
+        }
+        var replays: [(at: Int64, replay: Replay)] = []
         for row in rows {
             let merchant: String = row[0]
             guard let setup = setup(for: merchant) else { continue }
@@ -114,8 +121,61 @@ extension Orders {
                 lines: lines,
                 total: Money(minorUnits: acceptance.order.total.minorUnits, currency: setup.currency)
             )
-            fraud.record(subject, merchant: merchant, outcome: .accepted, at: row[4])
+            replays.append((row[4], .captured(merchant: merchant, subject)))
         }
+        for row in snapshot.rows {
+            for event in row.events { replays.append((event.at, .snapshot(merchant: row.merchant, row.key, event))) }
+        }
+        replays.sort { $0.at < $1.at }
+        for (at, replay) in replays {
+            switch replay {
+            case .captured(let merchant, let subject): fraud.record(subject, merchant: merchant, outcome: .accepted, at: at)
+            case .snapshot(let merchant, let key, let event): fraud.restore(key, event, merchant: merchant)
+            }
+        }
+        if snapshot.unreadable > 0 {
+            logger.warning("fraud statistics snapshot rows not readable; skipped", metadata: ["rows": "\(snapshot.unreadable)"])
+        }
+    }
+
+    /// Writes the rolling fraud statistics' quote-only and rejected events
+    /// that changed since the last snapshot (captured orders need none: they
+    /// are rebuilt from their table), `rowsPerWrite` keys per batched write
+    /// so that no batch is held up by a large snapshot; drops events past
+    /// the retention first, and snapshot rows that only hold such events.
+    /// Returns how many keys were written or deleted. Keys whose write
+    /// failed are written by the next snapshot.
+    ///
+    /// The daemon runs it every `orders.fraud_snapshot_interval_ms` and once
+    /// more at shutdown, after the last call: a crash loses at most one
+    /// interval of quote-only and rejected requests from the statistics.
+    @discardableResult
+    public nonisolated func snapshotFraudStatistics(rowsPerWrite: Int = 500) async throws -> Int {
+        let now = clock.nowMilliseconds
+        fraud.evictExpired(now: now)
+        var rows: [(row: FraudSnapshotRow, events: Data, newest: Int64)] = []
+        for (merchant, changes) in fraud.takeChanges() {
+            for change in changes {
+                let row = FraudSnapshotRow(merchant: merchant, key: change.key, events: change.events)
+                rows.append((row, FraudSnapshotCodec.encode(change.events), change.events.last?.at ?? 0))
+            }
+        }
+        var written = 0
+        while written < rows.count {
+            let chunk = Array(rows[written..<min(written + max(rowsPerWrite, 1), rows.count)])
+            do {
+                try await database.batchedWriter.write { db in try FraudSnapshotStore.write(db, chunk) }
+            } catch {
+                for (merchant, unwritten) in Dictionary(grouping: rows[written...], by: \.row.merchant) {
+                    fraud.markChanged(unwritten.map(\.row.key), merchant: merchant)
+                }
+                throw error
+            }
+            written += chunk.count
+        }
+        let cutoff = now - fraud.limits.retentionMilliseconds
+        _ = try await database.batchedWriter.write { db in try FraudSnapshotStore.prune(db, before: cutoff) }
+        return rows.count
     }
 
     // MARK: Outbox

@@ -17,6 +17,10 @@ public struct TestDaemonOptions: Sendable {
     public var clock: any WallClock = SystemWallClock()
     /// Changes to the configuration (limits, timeouts) before start.
     public var configure: @Sendable (inout DaemonConfiguration) -> Void = { _ in }
+    /// Where the daemon keeps its certificates and database (nil: a fresh
+    /// temporary directory, removed afterwards). A test that restarts a
+    /// daemon over the same data passes one, and removes it itself.
+    public var directory: URL?
 
     public init() {}
 }
@@ -68,8 +72,8 @@ public func withTestDaemon<T: Sendable>(
     _ options: TestDaemonOptions = TestDaemonOptions(),
     _ body: (TestDaemon) async throws -> T
 ) async throws -> T {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: directory) }
+    let directory = options.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString)")
+    defer { if options.directory == nil { try? FileManager.default.removeItem(at: directory) } }
     let pki = try TestPKI(directory: directory.appendingPathComponent("certs"))
 
     var configuration = DaemonConfiguration.defaults

@@ -26,9 +26,10 @@ struct CaptureLiveTests {
         fraudRules: [Parley_V1_FraudRuleDefinition] = [],
         reserveOnQuote: Bool = false,
         clock: (any WallClock)? = nil,
+        options: TestDaemonOptions = TestDaemonOptions(),
         _ body: @Sendable (TestDaemon) async throws -> Void
     ) async throws {
-        var options = TestDaemonOptions()
+        var options = options
         if let clock { options.clock = clock }
         try await withTestDaemon(options) { daemon in
             let merchant = try daemon.client("lamps", roles: [.merchant])
@@ -57,6 +58,19 @@ struct CaptureLiveTests {
 
     func counters(_ daemon: TestDaemon) async throws -> SkuCounters {
         try #require(try await daemon.daemon.warehouse.inventory(caller: Self.admin, skus: ["lamp"]).first)
+    }
+
+    /// A fraud rule: at most `limit` orders per card fingerprint in `windowMs`.
+    static func cardVelocity(_ id: String, limit: Int64, windowMs: Int64, counting: [String] = []) -> Parley_V1_FraudRuleDefinition {
+        var rule = Parley_V1_FraudRuleDefinition()
+        rule.id = id
+        rule.kind = "velocity"
+        rule.key = "card_fingerprint"
+        rule.measure = "orders"
+        rule.limit = limit
+        rule.windowMs = windowMs
+        rule.countedOutcomes = counting
+        return rule
     }
 
     func authorizations(_ daemon: TestDaemon) throws -> [String: String] {
@@ -226,13 +240,7 @@ struct CaptureLiveTests {
 
     @Test("fraud velocity: the 4th order on one card within 90 minutes is refused and logged; after the window it passes")
     func velocity() async throws {
-        var rule = Parley_V1_FraudRuleDefinition()
-        rule.id = "card-90m"
-        rule.kind = "velocity"
-        rule.key = "card_fingerprint"
-        rule.measure = "orders"
-        rule.limit = 3
-        rule.windowMs = 90 * 60_000
+        let rule = Self.cardVelocity("card-90m", limit: 3, windowMs: 90 * 60_000)
         let clock = ManualWallClock()
         try await withShop(stock: 100, fraudRules: [rule], clock: clock) { daemon in
             let agent = try daemon.client("acme-travel", roles: [.agent])
@@ -262,6 +270,36 @@ struct CaptureLiveTests {
             await #expect {
                 _ = try await agent.unary(OrdersService.listFraudEvents, agentList, as: Parley_V1_ListFraudEventsResponse.self)
             } throws: { ($0 as? RPCError)?.code == .permissionDenied }
+        }
+    }
+
+    static func quote(_ daemon: TestDaemon, _ id: String) async throws -> Parley_V1_OrderAcceptanceResponse {
+        var request = Live.order([("lamp", 1)])
+        request.orderID = id
+        return try await daemon.client("acme-travel", roles: [.agent]).unary(OrdersService.negotiate, request, as: Parley_V1_OrderAcceptanceResponse.self)
+    }
+
+    @Test("quote-only requests a fraud rule counts survive a graceful restart: the shutdown snapshot keeps them")
+    func fraudQuotesSurviveRestart() async throws {
+        let rule = Self.cardVelocity("card-quotes", limit: 3, windowMs: 3_600_000, counting: ["quote_only", "rejected"])
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-snapshot-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = TestDaemonOptions()
+        options.directory = directory
+        // No periodic snapshot within the test: only the one at shutdown.
+        options.configure = { $0.fraudSnapshotInterval = .seconds(3600) }
+        try await withShop(fraudRules: [rule], options: options) { daemon in
+            for index in 1...3 {
+                let response = try await Self.quote(daemon, "q-\(index)")
+                #expect(response.status == .acceptable)
+            }
+        }
+        // Restarted over the same data: without the snapshot, the count would start from zero.
+        try await withTestDaemon(options) { daemon in
+            let fourth = try await Self.quote(daemon, "q-4")
+            #expect(fourth.status == .rejected && fourth.amendments.contains { $0.code == "FRAUD_REJECTED" })
+            let rows = try await daemon.daemon.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM orders_fraud_snapshot") ?? 0 }
+            #expect(rows > 0)
         }
     }
 }

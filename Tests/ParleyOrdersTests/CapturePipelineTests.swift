@@ -121,13 +121,7 @@ struct CapturePipelineTests {
 
     @Test("a merchant turns a built-in plug-in off by name: its rules stop applying")
     func pluginOff() async throws {
-        var rule = Parley_V1_FraudRuleDefinition()
-        rule.id = "no-cards"
-        rule.kind = "velocity"
-        rule.key = "card_fingerprint"
-        rule.measure = "orders"
-        rule.limit = 0
-        rule.windowMs = 3_600_000
+        let rule = CaptureLiveTests.cardVelocity("no-cards", limit: 0, windowMs: 3_600_000)
         let strict = try await Self.shop(fraudRules: [rule])
         let refused = try await strict.orders.negotiate(Self.buy("q-1"), agent: "agency")
         #expect(refused.status == .rejected && refused.amendments.contains { $0.code == "FRAUD_REJECTED" })

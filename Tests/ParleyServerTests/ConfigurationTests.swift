@@ -49,6 +49,8 @@ struct ConfigurationTests {
         let warehouse = try load(#"{"warehouse": {"max_held_reservations_per_agent": 50, "max_held_units_per_agent": 500}}"#).warehouse
         #expect(warehouse.maxHeldReservationsPerAgent == 50 && warehouse.maxHeldUnitsPerAgent == 500)
         #expect(try load("{}").warehouse.maxHeldUnitsPerAgent == 10_000)
+        #expect(try load("{}").fraudSnapshotInterval == .seconds(10))
+        #expect(try load(#"{"orders": {"fraud_snapshot_interval_ms": 2500}}"#).fraudSnapshotInterval == .milliseconds(2500))
     }
 
     @Test("mistakes are refused with the setting named", arguments: [
@@ -62,6 +64,8 @@ struct ConfigurationTests {
         (#"{"store": {"page_size": 3000}}"#, "store.page_size"),
         (#"{"store": {"page_size": 256}}"#, "store.page_size"),
         (#"{"warehouse": {"max_held_units_per_agent": 0}}"#, "warehouse.max_held_units_per_agent"),
+        (#"{"orders": {"fraud_snapshot_interval_ms": 50}}"#, "orders.fraud_snapshot_interval_ms"),
+        (#"{"orders": {"fraud_snapshot_interval": 500}}"#, "orders.fraud_snapshot_interval"),
         (#"{"tls": {"certificate": "a.pem"}}"#, "tls"),
         ("[1, 2]", "JSON object"),
     ])

@@ -36,6 +36,13 @@ public struct WindowTotals: Sendable, Hashable {
 /// `maximumEventsPerKey` events within the queried window and the window is not
 /// longer than the retention; ``FraudRule/validate(index:against:)`` refuses
 /// order-count rules that could exceed that. An evicted key starts again from zero.
+///
+/// **Snapshots.** Captured orders are durable, so their events are rebuilt
+/// from the orders table at start-up; quote-only and rejected events exist
+/// only here. The structure notes which keys gained such events (and which
+/// keys that had them were dropped) so that ``takeChanges()`` hands a
+/// snapshot writer only what changed since the last call, and
+/// ``restore(key:event:)`` puts them back after a restart.
 public struct FraudStatistics: Sendable {
     /// The bounds of the structure.
     public struct Limits: Sendable, Hashable {
@@ -64,6 +71,35 @@ public struct FraudStatistics: Sendable {
         var events: EventRing
         var newer: Int
         var older: Int
+        /// Gained a quote-only or rejected event since the last ``takeChanges()``.
+        var changed = false
+        /// Its quote-only and rejected events may be in a snapshot: dropping
+        /// the key must delete them there too.
+        var snapshotted = false
+    }
+
+    /// A key's quote-only and rejected events as a snapshot holds them.
+    public struct SnapshotEvent: Sendable, Hashable {
+        /// Unix milliseconds.
+        public var at: Int64
+        public var outcome: FraudOutcome
+        public var quantity: Int64
+        public var amount: Money
+
+        /// Creates an event.
+        public init(at: Int64, outcome: FraudOutcome, quantity: Int64, amount: Money) {
+            self.at = at
+            self.outcome = outcome
+            self.quantity = quantity
+            self.amount = amount
+        }
+    }
+
+    /// What a snapshot must change for one key: its quote-only and rejected
+    /// events, oldest first, or none (the key's snapshot entry is deleted).
+    public struct SnapshotChange: Sendable, Hashable {
+        public var key: FraudKey
+        public var events: [SnapshotEvent]
     }
 
     /// The bounds in force.
@@ -75,6 +111,10 @@ public struct FraudStatistics: Sendable {
     private var oldest = -1
     private var currencies: [CurrencyCode] = []
     private var currencyIndex: [CurrencyCode: UInt16] = [:]
+    /// Slots marked `changed` (an index may repeat, or be stale after its key was dropped).
+    private var changedSlots: [Int] = []
+    /// Snapshotted keys dropped since the last ``takeChanges()``.
+    private var droppedKeys: [FraudKey] = []
 
     /// Empty statistics with `limits`.
     public init(limits: Limits = .defaults) {
@@ -93,6 +133,64 @@ public struct FraudStatistics: Sendable {
     ///   - quantity: units (saturated to 2³²−1).
     ///   - amount: money; queries only add amounts in the currency they ask for.
     public mutating func record(key: FraudKey, outcome: FraudOutcome, quantity: Int64, amount: Money, at: Int64) {
+        let slot = insert(key: key, outcome: outcome, quantity: quantity, amount: amount, at: at)
+        if outcome != .accepted { markChanged(slot) }
+    }
+
+    /// Puts back a quote-only or rejected event read from a snapshot (events
+    /// are to be restored oldest first, among the accepted ones rebuilt from
+    /// orders). The key is not marked changed: the snapshot already holds it.
+    public mutating func restore(key: FraudKey, event: SnapshotEvent) {
+        let slot = insert(key: key, outcome: event.outcome, quantity: event.quantity, amount: event.amount, at: event.at)
+        slots[slot].snapshotted = true
+    }
+
+    /// The quote-only and rejected events of every key that gained one since
+    /// the last call, and a deletion for every snapshotted key dropped since
+    /// (deletions first: a key dropped and recorded again is written again).
+    public mutating func takeChanges() -> [SnapshotChange] {
+        var changes = droppedKeys.map { SnapshotChange(key: $0, events: []) }
+        droppedKeys = []
+        for slot in changedSlots where slots[slot].changed {
+            slots[slot].changed = false
+            var events: [SnapshotEvent] = []
+            slots[slot].events.forEachNewestFirst { event in
+                if event.outcome != FraudOutcome.accepted.rawValue, let outcome = FraudOutcome(rawValue: event.outcome), Int(event.currency) < currencies.count {
+                    events.append(SnapshotEvent(
+                        at: event.timestamp, outcome: outcome, quantity: Int64(event.quantity),
+                        amount: Money(minorUnits: event.amountMinorUnits, currency: currencies[Int(event.currency)])
+                    ))
+                }
+                return true
+            }
+            guard !events.isEmpty || slots[slot].snapshotted else { continue }
+            slots[slot].snapshotted = !events.isEmpty
+            changes.append(SnapshotChange(key: slots[slot].key, events: events.reversed()))
+        }
+        changedSlots = []
+        return changes
+    }
+
+    /// Marks `keys` changed again (a snapshot write that failed): a key still
+    /// tracked is written by the next ``takeChanges()``, a dropped one deleted.
+    public mutating func markChanged(_ keys: [FraudKey]) {
+        for key in keys {
+            if let slot = slotByKey[key] {
+                slots[slot].snapshotted = true
+                markChanged(slot)
+            } else {
+                droppedKeys.append(key)
+            }
+        }
+    }
+
+    private mutating func markChanged(_ slot: Int) {
+        guard !slots[slot].changed else { return }
+        slots[slot].changed = true
+        changedSlots.append(slot)
+    }
+
+    private mutating func insert(key: FraudKey, outcome: FraudOutcome, quantity: Int64, amount: Money, at: Int64) -> Int {
         let slot = touch(key)
         let cutoff = at &- limits.retentionMilliseconds
         while let first = slots[slot].events.first, first.timestamp <= cutoff { slots[slot].events.popFirst() }
@@ -104,6 +202,7 @@ public struct FraudStatistics: Sendable {
             outcome: outcome.rawValue
         )
         slots[slot].events.push(event)
+        return slot
     }
 
     /// Records a whole request under every key of `subject` (see ``FraudSubject/contributions``).
@@ -169,6 +268,9 @@ public struct FraudStatistics: Sendable {
     private mutating func remove(_ key: FraudKey) {
         guard let slot = slotByKey.removeValue(forKey: key) else { return }
         unlink(slot)
+        if slots[slot].snapshotted { droppedKeys.append(key) }
+        slots[slot].changed = false
+        slots[slot].snapshotted = false
         slots[slot].events = EventRing(capacity: 1)
         freeSlots.append(slot)
     }

@@ -174,6 +174,29 @@ final class FraudBook: Sendable {
             for merchant in Array(all.keys) { all[merchant]!.evictExpired(now: now) }
         }
     }
+
+    /// Every merchant's snapshot changes since the last call (see
+    /// ``FraudStatistics/takeChanges()``).
+    func takeChanges() -> [(merchant: String, changes: [FraudStatistics.SnapshotChange])] {
+        statistics.withLock { all in
+            var taken: [(merchant: String, changes: [FraudStatistics.SnapshotChange])] = []
+            for merchant in Array(all.keys) {
+                let changes = all[merchant]!.takeChanges()
+                if !changes.isEmpty { taken.append((merchant, changes)) }
+            }
+            return taken
+        }
+    }
+
+    /// Marks `keys` of `merchant` changed again after a failed snapshot write.
+    func markChanged(_ keys: [FraudKey], merchant: String) {
+        statistics.withLock { all in all[merchant, default: FraudStatistics(limits: limits)].markChanged(keys) }
+    }
+
+    /// Puts back one event read from a snapshot.
+    func restore(_ key: FraudKey, _ event: FraudStatistics.SnapshotEvent, merchant: String) {
+        statistics.withLock { all in all[merchant, default: FraudStatistics(limits: limits)].restore(key: key, event: event) }
+    }
 }
 
 /// One violation log entry before it is written.

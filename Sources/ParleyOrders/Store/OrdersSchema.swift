@@ -171,5 +171,23 @@ public enum OrdersSchema {
                 CREATE INDEX payments_authorization_open ON payments_authorization (created_at_ms) WHERE state = 'AUTHORIZED';
                 """)
         },
+        // Quote-only and rejected requests in the rolling fraud statistics,
+        // which exist nowhere else (captured orders are rebuilt from
+        // orders_order): one row per merchant and key, rewritten when the
+        // key's events change, so that a restart keeps them.
+        StoreMigration("orders.v4.fraud_snapshot") { db in
+            try db.execute(sql: """
+                CREATE TABLE orders_fraud_snapshot (
+                    merchant TEXT NOT NULL,
+                    key_kind TEXT NOT NULL,
+                    key_value TEXT NOT NULL,
+                    -- 24 bytes per event, oldest first (FraudSnapshotCodec).
+                    events BLOB NOT NULL,
+                    newest_at_ms INTEGER NOT NULL,
+                    PRIMARY KEY (merchant, key_kind, key_value)
+                ) WITHOUT ROWID;
+                CREATE INDEX orders_fraud_snapshot_newest ON orders_fraud_snapshot (newest_at_ms);
+                """)
+        },
     ]
 }
