@@ -255,6 +255,9 @@ struct FraudSnapshots: Service {
                 await snapshot()
             }
         }
+        // The listener has drained; captures that outlived their calls may
+        // still record a refusal.
+        await orders.waitForCaptures(upTo: .seconds(5))
         await snapshot()
     }
 

@@ -41,6 +41,17 @@ extension Orders {
         return try await task.value
     }
 
+    /// Waits until no capture is running, for at most `limit`. A capture
+    /// runs in a task of its own, so it can outlive its call (a client that
+    /// cancels, a connection closed at the end of the shutdown grace); the
+    /// daemon's last fraud statistics snapshot waits for those first.
+    public func waitForCaptures(upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while !inFlight.isEmpty, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     nonisolated func runCapture(_ request: Parley_V1_OrderAcceptanceRequest, agent: String, mac: Data) async throws -> Parley_V1_CaptureResponse {
         var request = request
         request.approval = .captureIfAcceptable

@@ -101,7 +101,9 @@ extension Orders {
             case captured(merchant: String, FraudSubject)
             case snapshot(merchant: String, FraudKey, FraudStatistics.SnapshotEvent)
         }
-        var replays: [(at: Int64, replay: Replay)] = []
+        // Sorted by time, then by reading order (a stable order for events of
+        // the same millisecond: it decides which a full ring keeps).
+        var replays: [(at: Int64, sequence: Int, replay: Replay)] = []
         for row in rows {
             let merchant: String = row[0]
             guard let setup = setup(for: merchant) else { continue }
@@ -121,13 +123,13 @@ extension Orders {
                 lines: lines,
                 total: Money(minorUnits: acceptance.order.total.minorUnits, currency: setup.currency)
             )
-            replays.append((row[4], .captured(merchant: merchant, subject)))
+            replays.append((row[4], replays.count, .captured(merchant: merchant, subject)))
         }
         for row in snapshot.rows {
-            for event in row.events { replays.append((event.at, .snapshot(merchant: row.merchant, row.key, event))) }
+            for event in row.events { replays.append((event.at, replays.count, .snapshot(merchant: row.merchant, row.key, event))) }
         }
-        replays.sort { $0.at < $1.at }
-        for (at, replay) in replays {
+        replays.sort { ($0.at, $0.sequence) < ($1.at, $1.sequence) }
+        for (at, _, replay) in replays {
             switch replay {
             case .captured(let merchant, let subject): fraud.record(subject, merchant: merchant, outcome: .accepted, at: at)
             case .snapshot(let merchant, let key, let event): fraud.restore(key, event, merchant: merchant)
@@ -157,7 +159,7 @@ extension Orders {
         for (merchant, changes) in fraud.takeChanges() {
             for change in changes {
                 let row = FraudSnapshotRow(merchant: merchant, key: change.key, events: change.events)
-                rows.append((row, FraudSnapshotCodec.encode(change.events), change.events.last?.at ?? 0))
+                rows.append((row, FraudSnapshotCodec.encode(change.events), change.events.map(\.at).max() ?? 0))
             }
         }
         var written = 0
@@ -263,12 +265,18 @@ extension Orders {
             _ = arguments.append(contentsOf: [OrdersStore.stateName(state)])
         }
         _ = arguments.append(contentsOf: [limit])
-        let sql = "SELECT detail FROM orders_order"
+        let sql = "SELECT detail, request, acceptance FROM orders_order"
             + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
             + " ORDER BY created_at_ms DESC LIMIT ?"
         let frozen = arguments
         return try await database.writer.read { db in
-            try Data.fetchAll(db, sql: sql, arguments: frozen).map { try Parley_V1_Order(serializedBytes: $0) }
+            try Row.fetchAll(db, sql: sql, arguments: frozen).map { row in
+                OrdersStore.completed(
+                    try Parley_V1_Order(serializedBytes: row[0] as Data),
+                    request: try Parley_V1_OrderAcceptanceRequest(serializedBytes: row[1] as Data),
+                    acceptance: try Parley_V1_OrderAcceptanceResponse(serializedBytes: row[2] as Data)
+                )
+            }
         }
     }
 

@@ -4,6 +4,7 @@ import Logging
 import ParleyProtos
 import ParleyStore
 import ParleyWarehouse
+import SwiftProtobuf
 import Synchronization
 import Testing
 
@@ -177,6 +178,28 @@ struct CapturePipelineTests {
         #expect(!refused.hasOrder && refused.acceptance.status == .amendments)
         let amendment = try #require(refused.acceptance.amendments.first { $0.code == "COUPON_REDEEMED" })
         #expect(amendment.path == "coupons[0]" && amendment.alternatives.first?.replacements.first?.remove == true)
+    }
+
+    @Test("a stored order reads back whole: its detail leaves out the amended order, buyer and address, which come from the row's request and acceptance")
+    func storedOrderReadsWhole() async throws {
+        let shop = try await Self.shop()
+        let captured = try await shop.orders.capture(Self.buy("w-1"), agent: "agency")
+        #expect(captured.order.state == .captured && captured.order.hasOrder && captured.order.buyer.email == "pat@example.com" && !captured.order.shippingAddress.postalCode.isEmpty)
+        let caller = OrdersCaller(principal: "agency", isAgent: true, isMerchant: false, isAdmin: false)
+        #expect(try await shop.orders.order(id: "w-1", agent: "", caller: caller) == captured.order)
+        #expect(try await shop.orders.orders(caller: caller, state: .unspecified, limit: 10) == [captured.order])
+        let detail = try await shop.database.writer.read { db in try Data.fetchOne(db, sql: "SELECT detail FROM orders_order WHERE order_id = 'w-1'") }
+        let slim = try Parley_V1_Order(serializedBytes: try #require(detail))
+        #expect(!slim.hasOrder && !slim.hasBuyer && !slim.hasShippingAddress && slim.state == .captured)
+        // A detail written whole, as earlier versions did, reads as it is.
+        var whole = captured.order
+        whole.order.total.minorUnits += 1
+        whole.buyer.email = "earlier@example.com"
+        let bytes: Data = try whole.serializedBytes()
+        try await shop.database.writer.write { db in
+            try db.execute(sql: "UPDATE orders_order SET detail = ? WHERE order_id = 'w-1'", arguments: [bytes])
+        }
+        #expect(try await shop.orders.order(id: "w-1", agent: "", caller: caller) == whole)
     }
 
     @Test("start-up recovery finishes interrupted orders and reconciles authorizations: no charge without an order")

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ParleyStore
 import Testing
 
 @testable import ParleyOrders
@@ -77,5 +78,41 @@ struct FraudSnapshotTests {
         var badOutcome = data
         badOutcome[20] = 9
         #expect(FraudSnapshotCodec.decode(badOutcome) == nil)
+        // Accepted events are rebuilt from orders: one in a snapshot would count twice.
+        var accepted = data
+        accepted[20] = FraudOutcome.accepted.rawValue
+        #expect(FraudSnapshotCodec.decode(accepted) == nil)
+    }
+
+    @Test("heavy key churn between two snapshots: only the keys still tracked are written, every snapshotted one dropped is deleted")
+    func churn() {
+        var statistics = FraudStatistics(limits: .init(maximumKeys: 4, maximumEventsPerKey: 4, retentionMilliseconds: 86_400_000))
+        for index in 0..<4 { quote(&statistics, "first-\(index)", at: t0 + Int64(index)) }
+        #expect(statistics.takeChanges().count == 4)
+        for index in 0..<1_000 { quote(&statistics, "churn-\(index)", at: t0 + 10 + Int64(index)) }
+        let changes = statistics.takeChanges()
+        #expect(Set(changes.filter(\.events.isEmpty).map(\.key.value)) == Set((0..<4).map { "first-\($0)" }))
+        #expect(changes.filter { !$0.events.isEmpty }.map(\.key.value) == (996..<1_000).map { "churn-\($0)" })
+    }
+
+    @Test("snapshot rows read back under the same keys, a hashed postal code included, and only events within the retention")
+    func storedKeys() async throws {
+        let database = try ParleyDatabase.inMemory(migrations: OrdersSchema.migrations)
+        let hashed = FraudKey(.postalCode, String(repeating: "9", count: 100))
+        #expect(hashed.value.hasPrefix("sha256:"))
+        let events: [FraudStatistics.SnapshotEvent] = [
+            .init(at: t0, outcome: .quoteOnly, quantity: 1, amount: F.usd(100)),
+            .init(at: t0 + 5_000, outcome: .rejected, quantity: 1, amount: F.usd(100)),
+        ]
+        let rows = [
+            (row: FraudSnapshotRow(merchant: "lamps", key: hashed, events: events), events: FraudSnapshotCodec.encode(events), newest: t0 + 5_000),
+            (row: FraudSnapshotRow(merchant: "lamps", key: FraudKey(.email, "pat@example.com"), events: [events[0]]), events: FraudSnapshotCodec.encode([events[0]]), newest: t0),
+        ]
+        try await database.batchedWriter.write { db in try FraudSnapshotStore.write(db, rows) }
+        let read = try await database.writer.read { db in try FraudSnapshotStore.rows(db, after: t0) }
+        #expect(read.unreadable == 0)
+        #expect(read.rows.map(\.key) == [hashed])
+        #expect(read.rows.first?.events == [events[1]])
+        #expect(try await database.batchedWriter.write { db in try FraudSnapshotStore.prune(db, before: t0) } == 1)
     }
 }

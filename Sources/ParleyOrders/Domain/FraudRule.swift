@@ -50,6 +50,14 @@ public struct FraudKey: Sendable, Hashable, CustomStringConvertible {
         self.value = normalized
     }
 
+    /// A key whose value was normalized when it was first made (read back
+    /// from storage): normalizing again could change it (a hashed postal
+    /// code would be upper-cased).
+    init(kind: FraudKeyKind, normalizedValue: String) {
+        self.kind = kind
+        self.value = normalizedValue
+    }
+
     public var description: String { "\(kind)=\(value)" }
 }
 

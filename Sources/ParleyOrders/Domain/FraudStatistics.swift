@@ -182,12 +182,23 @@ public struct FraudStatistics: Sendable {
                 droppedKeys.append(key)
             }
         }
+        // Writes that keep failing hand the same deletions back each time.
+        if droppedKeys.count > 2 * max(limits.maximumKeys, 64) {
+            var seen = Set<FraudKey>()
+            droppedKeys = droppedKeys.filter { seen.insert($0).inserted }
+        }
     }
 
     private mutating func markChanged(_ slot: Int) {
         guard !slots[slot].changed else { return }
         slots[slot].changed = true
         changedSlots.append(slot)
+        // Slots reused for new keys append their index again: past twice the
+        // slots, rebuild the list from the flags, so it stays bounded by the
+        // keys and not by the traffic between two snapshots.
+        if changedSlots.count > 2 * max(slots.count, 64) {
+            changedSlots = slots.indices.filter { slots[$0].changed }
+        }
     }
 
     private mutating func insert(key: FraudKey, outcome: FraudOutcome, quantity: Int64, amount: Money, at: Int64) -> Int {
@@ -230,13 +241,20 @@ public struct FraudStatistics: Sendable {
         return totals
     }
 
-    /// Drops every event older than the retention at `now`, and every key left
-    /// without events. O(tracked keys); call it periodically.
+    /// Drops the keys whose newest event is older than the retention at
+    /// `now`, walking from the least recently recorded key and stopping at
+    /// the first one still in use: O(keys dropped), so that a periodic call
+    /// holds the caller's lock only briefly. The older events of keys still
+    /// in use go when the key is next recorded (no query counts them: it only
+    /// adds events within its window).
     public mutating func evictExpired(now: Int64) {
         let cutoff = now &- limits.retentionMilliseconds
-        for (key, slot) in slotByKey {
-            while let first = slots[slot].events.first, first.timestamp <= cutoff { slots[slot].events.popFirst() }
-            if slots[slot].events.isEmpty { remove(key) }
+        while oldest >= 0 {
+            guard let newestEvent = slots[oldest].events.last, newestEvent.timestamp > cutoff else {
+                remove(slots[oldest].key)
+                continue
+            }
+            break
         }
     }
 

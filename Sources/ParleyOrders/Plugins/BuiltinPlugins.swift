@@ -168,24 +168,25 @@ final class FraudBook: Sendable {
         sink(violations.map { FraudEventRecord(merchant: merchant, agent: agent, orderID: orderID, violation: $0) })
     }
 
-    /// Drops events past the retention (run periodically).
+    /// Drops keys past the retention (run periodically); the lock is taken
+    /// once per merchant, so negotiations wait for one merchant's work at most.
     func evictExpired(now: Int64) {
-        statistics.withLock { all in
-            for merchant in Array(all.keys) { all[merchant]!.evictExpired(now: now) }
+        for merchant in merchants() {
+            statistics.withLock { all in all[merchant]?.evictExpired(now: now) }
         }
     }
 
     /// Every merchant's snapshot changes since the last call (see
-    /// ``FraudStatistics/takeChanges()``).
+    /// ``FraudStatistics/takeChanges()``), one merchant per lock.
     func takeChanges() -> [(merchant: String, changes: [FraudStatistics.SnapshotChange])] {
-        statistics.withLock { all in
-            var taken: [(merchant: String, changes: [FraudStatistics.SnapshotChange])] = []
-            for merchant in Array(all.keys) {
-                let changes = all[merchant]!.takeChanges()
-                if !changes.isEmpty { taken.append((merchant, changes)) }
-            }
-            return taken
+        merchants().compactMap { merchant in
+            let changes = statistics.withLock { all in all[merchant]?.takeChanges() ?? [] }
+            return changes.isEmpty ? nil : (merchant, changes)
         }
+    }
+
+    private func merchants() -> [String] {
+        statistics.withLock { Array($0.keys) }
     }
 
     /// Marks `keys` of `merchant` changed again after a failed snapshot write.

@@ -33,7 +33,8 @@ enum FraudSnapshotCodec {
         return Data(bytes)
     }
 
-    /// The events of `data`, or nil when it is not a whole number of valid events.
+    /// The events of `data`, or nil when it is not a whole number of valid
+    /// quote-only or rejected events.
     static func decode(_ data: Data) -> [FraudStatistics.SnapshotEvent]? {
         let bytes = [UInt8](data)
         guard bytes.count % eventBytes == 0 else { return nil }
@@ -46,7 +47,9 @@ enum FraudSnapshotCodec {
         events.reserveCapacity(bytes.count / eventBytes)
         var offset = 0
         while offset < bytes.count {
-            guard let outcome = FraudOutcome(rawValue: bytes[offset + 20]),
+            // Accepted events are rebuilt from orders, never snapshotted:
+            // one here would be counted twice.
+            guard let outcome = FraudOutcome(rawValue: bytes[offset + 20]), outcome != .accepted,
                 let code = String(bytes: bytes[(offset + 21)..<(offset + 24)], encoding: .ascii),
                 let currency = CurrencyCode(rawValue: code)
             else { return nil }
@@ -110,7 +113,7 @@ enum FraudSnapshotStore {
                 unreadable += 1
                 continue
             }
-            let key = FraudKey(FraudKeyKind(rawValue: row[1]), row[2])
+            let key = FraudKey(kind: FraudKeyKind(rawValue: row[1]), normalizedValue: row[2])
             rows.append(FraudSnapshotRow(merchant: row[0], key: key, events: events.filter { $0.at > cutoff }))
         }
         return (rows, unreadable)

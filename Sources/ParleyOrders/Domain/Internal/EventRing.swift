@@ -23,6 +23,9 @@ struct EventRing: Sendable {
     /// The oldest event.
     var first: FraudEvent? { count == 0 ? nil : storage[head] }
 
+    /// The newest event.
+    var last: FraudEvent? { count == 0 ? nil : storage[(head + count - 1) % storage.count] }
+
     /// Appends `event`, dropping the oldest when full.
     mutating func push(_ event: FraudEvent) {
         if count < storage.count {
