@@ -381,9 +381,9 @@ extension Orders {
     }
 
     /// The stored order, if any: read on the calling thread (a point lookup
-    /// on every capture; see ``ParleyDatabase/readNow(_:)``).
+    /// on every capture, one statement; see ``ParleyDatabase/readStatementNow(_:)``).
     nonisolated func storedOrder(_ key: OrderKey) throws -> StoredOrder? {
-        try database.readNow { db in try OrdersStore.order(db, key) }
+        try database.readStatementNow { db in try OrdersStore.order(db, key) }
     }
 
     /// Records the request in the merchant's fraud statistics (when its fraud

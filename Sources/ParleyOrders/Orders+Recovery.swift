@@ -52,13 +52,7 @@ extension Orders {
             if authorizations.isEmpty { break }
             var capture: [String] = []
             for authorization in authorizations {
-                let state = try await database.writer.read { db in
-                    try String.fetchOne(
-                        db,
-                        sql: "SELECT state FROM orders_order WHERE authorization_id = ?",
-                        arguments: [authorization.id]
-                    )
-                }
+                let state = try await database.writer.read { db in try OrdersStore.state(db, of: authorization) }
                 if state == "CAPTURED" {
                     capture.append(authorization.key)
                 } else {

@@ -205,6 +205,15 @@ public final class ParleyDatabase: Sendable {
         return try writer.read(body)
     }
 
+    /// ``readNow(_:)`` for a body that runs **one** statement: without the
+    /// transaction around it (a statement alone reads one consistent state),
+    /// which costs a BEGIN and a COMMIT per read on a hot path (Capture's
+    /// lookup of a stored order).
+    public func readStatementNow<T>(_ body: (Database) throws -> T) throws -> T {
+        if let blockingReaders { return try blockingReaders.unsafeRead(body) }
+        return try writer.read(body)
+    }
+
     /// The value of a pragma on the writer connection (the one whose
     /// settings decide durability), for checks and operations.
     public func pragma(_ name: String) throws -> String? {

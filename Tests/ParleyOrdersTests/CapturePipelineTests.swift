@@ -209,6 +209,10 @@ struct CapturePipelineTests {
         // Left PENDING with the processor's authorization made (crash before sub-transaction 2 committed).
         let authorized = try await pending(orders, id: "p-authorized")
         _ = try await orders.processor.authorize(authorization(authorized))
+        // The same, for an order id with a slash (the processor's key is
+        // `<agent>/<order id>`: recovery finds the order by splitting it).
+        let slashed = try await pending(orders, id: "p/slash")
+        _ = try await orders.processor.authorize(authorization(slashed))
         // Left PENDING without any authorization (crash before the processor was asked).
         _ = try await pending(orders, id: "p-none")
         // Left AUTHORIZED (written by versions that stored that state between
@@ -228,7 +232,7 @@ struct CapturePipelineTests {
         // A restart over the same database.
         let restarted = try await Self.shop(database: shop.database)
         let report = try await restarted.orders.recover()
-        #expect(report.captured == 2 && report.failed == 1 && report.voided == 1)
+        #expect(report.captured == 3 && report.failed == 1 && report.voided == 1)
         let caller = OrdersCaller(principal: "agency", isAgent: true, isMerchant: false, isAdmin: false)
         #expect(try await restarted.orders.order(id: "p-authorized", agent: "", caller: caller).state == .captured)
         #expect(try await restarted.orders.order(id: "a-1", agent: "", caller: caller).state == .captured)
@@ -238,7 +242,9 @@ struct CapturePipelineTests {
         let states = try await shop.database.writer.read { db in
             Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, state FROM payments_authorization").map { ($0[0] as String, $0[1] as String) })
         }
-        #expect(states == ["agency/p-authorized": "CAPTURED", "agency/a-1": "CAPTURED", "agency/never-written": "VOIDED"])
+        #expect(states == [
+            "agency/p-authorized": "CAPTURED", "agency/p/slash": "CAPTURED", "agency/a-1": "CAPTURED", "agency/never-written": "VOIDED",
+        ])
         // A retry of an order finished by recovery answers its outcome.
         let retried = try await restarted.orders.capture(Self.buy("a-1"), agent: "agency")
         #expect(retried.order.state == .captured && retried.order.authorizationID == record.id)

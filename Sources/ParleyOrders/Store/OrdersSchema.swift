@@ -189,5 +189,11 @@ public enum OrdersSchema {
                 CREATE INDEX orders_fraud_snapshot_newest ON orders_fraud_snapshot (newest_at_ms);
                 """)
         },
+        // Recovery finds an authorization's order by its primary key (the
+        // processor's key is `<agent>/<order id>`): the index on
+        // authorization_id cost an insert on every capture.
+        StoreMigration("orders.v5.drop_authorization_index") { db in
+            try db.execute(sql: "DROP INDEX IF EXISTS orders_order_authorization")
+        },
     ]
 }

@@ -172,6 +172,27 @@ enum OrdersStore {
         return order
     }
 
+    /// The state of the order `authorization` was made for, if it records
+    /// that authorization. The processor's key is `<agent>/<order id>`, and
+    /// either may contain a slash, so each split is tried as a primary key
+    /// (one lookup per slash: no index on `authorization_id` is kept up to
+    /// date on every capture for a start-up query).
+    static func state(_ db: Database, of authorization: AuthorizationRecord) throws -> String? {
+        let key = authorization.key
+        var split = key.startIndex
+        while let slash = key[split...].firstIndex(of: "/") {
+            if let state = try String.fetchOne(
+                cached: db,
+                sql: "SELECT state FROM orders_order WHERE agent = ? AND order_id = ? AND authorization_id = ?",
+                arguments: [String(key[..<slash]), String(key[key.index(after: slash)...]), authorization.id]
+            ) {
+                return state
+            }
+            split = key.index(after: slash)
+        }
+        return nil
+    }
+
     /// Orders left between sub-transactions.
     static func openOrders(_ db: Database) throws -> [StoredOrder] {
         try Row.fetchAll(db, sql: "SELECT \(orderColumns) FROM orders_order WHERE state IN ('PENDING', 'AUTHORIZED')").map(stored)
