@@ -390,7 +390,8 @@ extension Orders {
     /// avoidance plug-in is on): a quote, a refusal or a capture.
     nonisolated func recordFraud(_ acceptance: OrderAcceptanceController.Acceptance, outcome: FraudOutcome, at: Int64) {
         guard let subject = acceptance.fraudSubject, acceptance.plugins.setup.isEnabled("fraud_avoidance") else { return }
-        fraud.record(subject, merchant: acceptance.plugins.setup.merchant, outcome: outcome, at: at)
+        let setup = acceptance.plugins.setup
+        fraud.record(subject, merchant: setup.merchant, outcome: outcome, at: at, snapshotKinds: setup.fraudSnapshotKinds)
     }
 
     /// The request as stored: card numbers removed (only the order's masked reference is kept).

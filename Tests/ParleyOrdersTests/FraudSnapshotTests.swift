@@ -36,6 +36,22 @@ struct FraudSnapshotTests {
         #expect(statistics.takeChanges().isEmpty)
     }
 
+    @Test("a whole request is marked for the snapshot only under the key kinds a rule counts quotes or refusals for")
+    func onlyCountedKinds() {
+        var statistics = FraudStatistics()
+        let priced = F.priced([.init(sku: "WID-1", quantity: 2)])
+        let subject = FraudSubject(
+            buyerID: "b-1", email: "pat@example.com", ipAddress: "203.0.113.9", cardFingerprint: "fp-1",
+            postalCode: "98101", lines: priced.map(FraudLine.init), total: F.usd(priced[0].lineTotal.minorUnits)
+        )
+        statistics.record(subject, outcome: .quoteOnly, at: t0, snapshotKinds: [.cardFingerprint])
+        #expect(statistics.takeChanges().map(\.key) == [FraudKey(.cardFingerprint, "fp-1")])
+        statistics.record(subject, outcome: .rejected, at: t0 + 1, snapshotKinds: [])
+        #expect(statistics.takeChanges().isEmpty)
+        // Counted all the same.
+        #expect(statistics.totals(for: FraudKey(.buyer, "b-1"), windowMilliseconds: 60_000, now: t0 + 2, outcomes: [.quoteOnly, .rejected]).orders == 2)
+    }
+
     @Test("a snapshotted key that is dropped (evicted, expired) is deleted; one never written is not")
     func droppedKeys() {
         var statistics = FraudStatistics(limits: .init(maximumKeys: 2, maximumEventsPerKey: 8, retentionMilliseconds: 10_000))

@@ -66,10 +66,15 @@ def report(out, seconds, calls):
     if len(rows) < 2 or calls <= 0:
         print("    cpu per call: not enough samples")
         return
-    end = rows[-1]
-    start = min(rows, key=lambda row: abs(row[0] - (end[0] - seconds)))
     parts = []
     for index, label in enumerate(header):
+        # The last sample of a process that has exited reads nothing (nan).
+        valid = [row for row in rows if row[1 + 2 * index] == row[1 + 2 * index]]
+        if len(valid) < 2:
+            parts.append(f"{label} -")
+            continue
+        end = valid[-1]
+        start = min(valid, key=lambda row: abs(row[0] - (end[0] - seconds)))
         total = (end[1 + 2 * index] - start[1 + 2 * index]) * 1e6 / calls
         writer = (end[2 + 2 * index] - start[2 + 2 * index]) * 1e6 / calls
         part = f"{label} {total:.0f} us"

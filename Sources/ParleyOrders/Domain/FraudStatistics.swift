@@ -133,8 +133,14 @@ public struct FraudStatistics: Sendable {
     ///   - quantity: units (saturated to 2³²−1).
     ///   - amount: money; queries only add amounts in the currency they ask for.
     public mutating func record(key: FraudKey, outcome: FraudOutcome, quantity: Int64, amount: Money, at: Int64) {
+        record(key: key, outcome: outcome, quantity: quantity, amount: amount, at: at, snapshot: true)
+    }
+
+    /// Records one request; a quote-only or rejected one marks the key
+    /// changed for the next snapshot when `snapshot`.
+    mutating func record(key: FraudKey, outcome: FraudOutcome, quantity: Int64, amount: Money, at: Int64, snapshot: Bool) {
         let slot = insert(key: key, outcome: outcome, quantity: quantity, amount: amount, at: at)
-        if outcome != .accepted { markChanged(slot) }
+        if outcome != .accepted, snapshot { markChanged(slot) }
     }
 
     /// Puts back a quote-only or rejected event read from a snapshot (events
@@ -216,10 +222,16 @@ public struct FraudStatistics: Sendable {
         return slot
     }
 
-    /// Records a whole request under every key of `subject` (see ``FraudSubject/contributions``).
-    public mutating func record(_ subject: FraudSubject, outcome: FraudOutcome, at: Int64) {
+    /// Records a whole request under every key of `subject` (see
+    /// ``FraudSubject/contributions``). Quote-only and rejected requests are
+    /// marked for the snapshot under the keys of `snapshotKinds` only (nil:
+    /// every kind), those some rule counts them for.
+    public mutating func record(_ subject: FraudSubject, outcome: FraudOutcome, at: Int64, snapshotKinds: Set<FraudKeyKind>? = nil) {
         for contribution in subject.contributions {
-            record(key: contribution.key, outcome: outcome, quantity: contribution.units, amount: contribution.amount, at: at)
+            record(
+                key: contribution.key, outcome: outcome, quantity: contribution.units, amount: contribution.amount, at: at,
+                snapshot: snapshotKinds?.contains(contribution.key.kind) ?? true
+            )
         }
     }
 

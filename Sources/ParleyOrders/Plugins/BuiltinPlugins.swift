@@ -158,9 +158,9 @@ final class FraudBook: Sendable {
         }
     }
 
-    func record(_ subject: FraudSubject, merchant: String, outcome: FraudOutcome, at: Int64) {
+    func record(_ subject: FraudSubject, merchant: String, outcome: FraudOutcome, at: Int64, snapshotKinds: Set<FraudKeyKind>? = nil) {
         statistics.withLock { all in
-            all[merchant, default: FraudStatistics(limits: limits)].record(subject, outcome: outcome, at: at)
+            all[merchant, default: FraudStatistics(limits: limits)].record(subject, outcome: outcome, at: at, snapshotKinds: snapshotKinds)
         }
     }
 

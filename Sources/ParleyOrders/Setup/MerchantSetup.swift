@@ -16,6 +16,10 @@ public struct MerchantSetup: Sendable {
     public let suggestions: [ItemSuggestionRule]
     public let freeItems: [FreeItemOffer]
     public let fraudRules: [FraudRule]
+    /// The key kinds whose quote-only or rejected requests some rule of
+    /// `fraudRules` counts: only those are written to the fraud statistics
+    /// snapshot (the rest could never change a decision after a restart).
+    public let fraudSnapshotKinds: Set<FraudKeyKind>
     public let plugins: [String: PluginSettings]
     public let reserveOnQuote: Bool
     public let quoteSeconds: UInt32
@@ -103,6 +107,10 @@ public struct MerchantSetup: Sendable {
             fraudRules.append(rule)
         }
         self.fraudRules = fraudRules
+        self.fraudSnapshotKinds = Set(fraudRules.compactMap { rule -> FraudKeyKind? in
+            guard case .velocity(let limit) = rule.kind, !limit.counting.isSubset(of: [.accepted]) else { return nil }
+            return limit.keyKind
+        })
         var plugins: [String: PluginSettings] = [:]
         for (index, plugin) in configuration.plugins.enumerated() {
             guard Self.pluginNames.contains(plugin.name) else {
