@@ -116,7 +116,12 @@ extension Orders {
         // Compiled again with the catalog in force now: an import may have
         // landed while this was written (the currency check above kept them
         // consistent).
-        setups.replace(try MerchantSetup(configuration: applied, items: setup(for: merchant)?.catalog.items ?? []))
+        let previous = setup(for: merchant)
+        let compiled = try MerchantSetup(configuration: applied, items: previous?.catalog.items ?? [])
+        setups.replace(compiled)
+        // Rules that now count quotes or refusals for more key kinds: the
+        // events already held for them go into the next snapshot.
+        fraud.markChanged(kinds: compiled.fraudSnapshotKinds.subtracting(previous?.fraudSnapshotKinds ?? []), merchant: merchant)
         return applied
     }
 

@@ -50,6 +50,11 @@ struct FraudSnapshotTests {
         #expect(statistics.takeChanges().isEmpty)
         // Counted all the same.
         #expect(statistics.totals(for: FraudKey(.buyer, "b-1"), windowMilliseconds: 60_000, now: t0 + 2, outcomes: [.quoteOnly, .rejected]).orders == 2)
+        // A rule starts counting buyers: their events go into the next snapshot.
+        statistics.markChanged(kinds: [.buyer])
+        let changes = statistics.takeChanges()
+        #expect(changes.map(\.key) == [FraudKey(.buyer, "b-1")])
+        #expect(changes.first?.events.count == 2)
     }
 
     @Test("a snapshotted key that is dropped (evicted, expired) is deleted; one never written is not")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPU time of processes (and of their named threads) sampled over a run.
 
-  cpu-sampler.py sample OUT PID[:LABEL]...   every 0.25 s, append one line per
+  cpu-sampler.py sample OUT PID[:LABEL]...   every 0.1 s, append one line per
                                              sample to OUT until killed
   cpu-sampler.py report OUT SECONDS CALLS    CPU per call over the last SECONDS
                                              of the samples (the measured window
@@ -12,7 +12,10 @@ A sample line is: monotonic time, then for each PID its CPU seconds and the
 CPU seconds of its `parley-writer` thread (0 when it has none). CPU per call
 is steadier than calls per second on a shared VM, whose speed drifts by tens
 of percent within minutes: it says what a change costs, not how fast the
-machine was at that moment (docs/benchmarks.md).
+machine was at that moment (docs/benchmarks.md). The window is approximate:
+it ends when parley-load has drained and exited, and starts within one
+sample of SECONDS before that, so compare runs made the same way (a few per
+cent either way), not against other tools.
 """
 import os
 import sys
@@ -56,7 +59,7 @@ def sample(out, targets):
                     values += ["nan", "nan"]
             handle.write(" ".join(values) + "\n")
             handle.flush()
-            time.sleep(0.25)
+            time.sleep(0.1)
 
 
 def report(out, seconds, calls):

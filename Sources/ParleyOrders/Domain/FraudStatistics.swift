@@ -195,6 +195,14 @@ public struct FraudStatistics: Sendable {
         }
     }
 
+    /// Marks every tracked key of `kinds` changed: a merchant's rules have
+    /// started counting quotes or refusals for them, so the events already
+    /// held go into the next snapshot (O(tracked keys); on a set-up change).
+    public mutating func markChanged(kinds: Set<FraudKeyKind>) {
+        guard !kinds.isEmpty else { return }
+        for (key, slot) in slotByKey where kinds.contains(key.kind) { markChanged(slot) }
+    }
+
     private mutating func markChanged(_ slot: Int) {
         guard !slots[slot].changed else { return }
         slots[slot].changed = true

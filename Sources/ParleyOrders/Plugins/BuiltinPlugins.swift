@@ -194,6 +194,12 @@ final class FraudBook: Sendable {
         statistics.withLock { all in all[merchant, default: FraudStatistics(limits: limits)].markChanged(keys) }
     }
 
+    /// Marks `merchant`'s keys of `kinds` for the next snapshot (its rules now count them).
+    func markChanged(kinds: Set<FraudKeyKind>, merchant: String) {
+        guard !kinds.isEmpty else { return }
+        statistics.withLock { all in all[merchant]?.markChanged(kinds: kinds) }
+    }
+
     /// Puts back one event read from a snapshot.
     func restore(_ key: FraudKey, _ event: FraudStatistics.SnapshotEvent, merchant: String) {
         statistics.withLock { all in all[merchant, default: FraudStatistics(limits: limits)].restore(key: key, event: event) }

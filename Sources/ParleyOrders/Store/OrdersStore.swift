@@ -177,18 +177,23 @@ enum OrdersStore {
     /// either may contain a slash, so each split is tried as a primary key
     /// (one lookup per slash: no index on `authorization_id` is kept up to
     /// date on every capture for a start-up query).
+    ///
+    /// The split is by Unicode scalar, not by `Character`: an order id that
+    /// starts with a combining mark joins the slash before it into one
+    /// character, and a search by character would never try that split.
     static func state(_ db: Database, of authorization: AuthorizationRecord) throws -> String? {
-        let key = authorization.key
-        var split = key.startIndex
-        while let slash = key[split...].firstIndex(of: "/") {
+        let scalars = authorization.key.unicodeScalars
+        var split = scalars.startIndex
+        while let slash = scalars[split...].firstIndex(of: "/") {
+            let rest = scalars.index(after: slash)
             if let state = try String.fetchOne(
                 cached: db,
                 sql: "SELECT state FROM orders_order WHERE agent = ? AND order_id = ? AND authorization_id = ?",
-                arguments: [String(key[..<slash]), String(key[key.index(after: slash)...]), authorization.id]
+                arguments: [String(Substring(scalars[..<slash])), String(Substring(scalars[rest...])), authorization.id]
             ) {
                 return state
             }
-            split = key.index(after: slash)
+            split = rest
         }
         return nil
     }
