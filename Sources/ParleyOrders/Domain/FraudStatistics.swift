@@ -27,7 +27,8 @@ public struct WindowTotals: Sendable, Hashable {
 /// not refresh recency). Each key keeps at most ``Limits/maximumEventsPerKey``
 /// events in a ring buffer that grows on demand (the oldest is dropped when full)
 /// and events older than ``Limits/retentionMilliseconds`` are dropped whenever
-/// the key is recorded, and by ``evictExpired(now:)`` for all keys. An event is
+/// the key is recorded; ``evictExpired(now:)`` drops the keys whose newest
+/// event is past the retention, from the least recently recorded end. An event is
 /// 24 bytes, so the whole structure stays under about
 /// `maximumKeys × (maximumEventsPerKey × 24 B + ~200 B)`: with the defaults
 /// (65 536 keys × 32 events) about 64 MiB, and far less in practice.
