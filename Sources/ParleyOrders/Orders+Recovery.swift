@@ -137,24 +137,21 @@ extension Orders {
     /// Writes the rolling fraud statistics' quote-only and rejected events
     /// that changed since the last snapshot (captured orders need none: they
     /// are rebuilt from their table), `rowsPerWrite` keys per batched write
-    /// so that no batch is held up by a large snapshot; drops events past
-    /// the retention first, and snapshot rows that only hold such events.
-    /// Returns how many keys were written or deleted. Keys whose write
-    /// failed are written by the next snapshot.
+    /// so that no batch is held up by a large snapshot; first drops the keys
+    /// past the retention, and afterwards the snapshot rows whose newest
+    /// event is. Returns how many keys were written or deleted. Keys whose
+    /// write failed are written by the next snapshot.
     ///
     /// The daemon runs it every `orders.fraud_snapshot_interval_ms` and once
-    /// more at shutdown, after the last call: a crash loses at most one
+    /// more at shutdown, after the listener has drained and running captures
+    /// have ended (``waitForCaptures(upTo:)``): a crash loses about one
     /// interval of quote-only and rejected requests from the statistics.
     @discardableResult
     public nonisolated func snapshotFraudStatistics(rowsPerWrite: Int = 500) async throws -> Int {
         let now = clock.nowMilliseconds
         fraud.evictExpired(now: now)
-        var rows: [(row: FraudSnapshotRow, events: Data, newest: Int64)] = []
-        for (merchant, changes) in fraud.takeChanges() {
-            for change in changes {
-                let row = FraudSnapshotRow(merchant: merchant, key: change.key, events: change.events)
-                rows.append((row, FraudSnapshotCodec.encode(change.events), change.events.map(\.at).max() ?? 0))
-            }
+        let rows = fraud.takeChanges().flatMap { merchant, changes in
+            changes.map { EncodedFraudSnapshotRow(FraudSnapshotRow(merchant: merchant, key: $0.key, events: $0.events)) }
         }
         var written = 0
         while written < rows.count {
@@ -162,8 +159,8 @@ extension Orders {
             do {
                 try await database.batchedWriter.write { db in try FraudSnapshotStore.write(db, chunk) }
             } catch {
-                for (merchant, unwritten) in Dictionary(grouping: rows[written...], by: \.row.merchant) {
-                    fraud.markChanged(unwritten.map(\.row.key), merchant: merchant)
+                for (merchant, unwritten) in Dictionary(grouping: rows[written...], by: \.merchant) {
+                    fraud.markChanged(unwritten.map(\.key), merchant: merchant)
                 }
                 throw error
             }

@@ -126,9 +126,9 @@ struct FraudSnapshotTests {
             .init(at: t0 + 5_000, outcome: .rejected, quantity: 1, amount: F.usd(100)),
         ]
         let rows = [
-            (row: FraudSnapshotRow(merchant: "lamps", key: hashed, events: events), events: FraudSnapshotCodec.encode(events), newest: t0 + 5_000),
-            (row: FraudSnapshotRow(merchant: "lamps", key: FraudKey(.email, "pat@example.com"), events: [events[0]]), events: FraudSnapshotCodec.encode([events[0]]), newest: t0),
-        ]
+            FraudSnapshotRow(merchant: "lamps", key: hashed, events: events),
+            FraudSnapshotRow(merchant: "lamps", key: FraudKey(.email, "pat@example.com"), events: [events[0]]),
+        ].map(EncodedFraudSnapshotRow.init)
         try await database.batchedWriter.write { db in try FraudSnapshotStore.write(db, rows) }
         let read = try await database.writer.read { db in try FraudSnapshotStore.rows(db, after: t0) }
         #expect(read.unreadable == 0)

@@ -10,6 +10,24 @@ struct FraudSnapshotRow: Sendable {
     var events: [FraudStatistics.SnapshotEvent]
 }
 
+/// A ``FraudSnapshotRow`` encoded before the write (the writer thread, the
+/// serial section of every durable call, only binds).
+struct EncodedFraudSnapshotRow: Sendable {
+    var merchant: String
+    var key: FraudKey
+    /// nil: the row is deleted (the key holds no such events any more).
+    var events: Data?
+    /// The latest event's time, by which rows past the retention are pruned.
+    var newestAtMilliseconds: Int64
+
+    init(_ row: FraudSnapshotRow) {
+        merchant = row.merchant
+        key = row.key
+        events = row.events.isEmpty ? nil : FraudSnapshotCodec.encode(row.events)
+        newestAtMilliseconds = row.events.map(\.at).max() ?? 0
+    }
+}
+
 /// The encoding of a key's snapshot events: 24 bytes each, oldest first —
 /// time (Int64), amount in minor units (Int64), units (UInt32), all little
 /// endian, the outcome (one byte) and the currency (three ASCII letters).
@@ -67,28 +85,28 @@ enum FraudSnapshotCodec {
 
 /// The statements of `orders_fraud_snapshot`.
 enum FraudSnapshotStore {
-    /// Writes `rows` (deleting those without events), encoded beforehand.
-    static func write(_ db: Database, _ rows: [(row: FraudSnapshotRow, events: Data, newest: Int64)]) throws {
-        for (row, events, newest) in rows {
-            if row.events.isEmpty {
+    /// Writes `rows` (deleting those without events).
+    static func write(_ db: Database, _ rows: [EncodedFraudSnapshotRow]) throws {
+        for row in rows {
+            guard let events = row.events else {
                 try db.executeDirect(sql: "DELETE FROM orders_fraud_snapshot WHERE merchant = ? AND key_kind = ? AND key_value = ?") { binder in
                     binder.bind(row.merchant)
                     binder.bind(row.key.kind.rawValue)
                     binder.bind(row.key.value)
                 }
-            } else {
-                try db.executeDirect(
-                    sql: """
-                        INSERT INTO orders_fraud_snapshot (merchant, key_kind, key_value, events, newest_at_ms) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (merchant, key_kind, key_value) DO UPDATE SET events = excluded.events, newest_at_ms = excluded.newest_at_ms
-                        """
-                ) { binder in
-                    binder.bind(row.merchant)
-                    binder.bind(row.key.kind.rawValue)
-                    binder.bind(row.key.value)
-                    binder.bind(events)
-                    binder.bind(newest)
-                }
+                continue
+            }
+            try db.executeDirect(
+                sql: """
+                    INSERT INTO orders_fraud_snapshot (merchant, key_kind, key_value, events, newest_at_ms) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (merchant, key_kind, key_value) DO UPDATE SET events = excluded.events, newest_at_ms = excluded.newest_at_ms
+                    """
+            ) { binder in
+                binder.bind(row.merchant)
+                binder.bind(row.key.kind.rawValue)
+                binder.bind(row.key.value)
+                binder.bind(events)
+                binder.bind(row.newestAtMilliseconds)
             }
         }
     }
