@@ -17,7 +17,9 @@ public final class IdempotentOutcome: Sendable {
     let digest: Data
     let clock: any WallClock
     let store: IdempotencyStore
-    private let recorded = Atomic<Bool>(false)
+    /// The serialized response once recorded: the reply reuses these bytes
+    /// instead of serializing the same response again on the event loop.
+    private let recorded = Mutex<Data?>(nil)
 
     init(scope: IdempotencyKey, digest: Data, clock: any WallClock, store: IdempotencyStore) {
         self.scope = scope
@@ -29,20 +31,27 @@ public final class IdempotentOutcome: Sendable {
     /// Records `response` as this call's outcome inside `db`'s transaction.
     /// The method must then return exactly this response.
     public func record(_ db: Database, response: some SwiftProtobuf.Message) throws {
+        let payload = Data(try response.serializedBytes() as [UInt8])
         try store.insert(
             db,
             scope,
             record: IdempotencyRecord(
                 requestDigest: digest,
                 code: 0,
-                payload: Data(response.serializedBytes() as [UInt8]),
+                payload: payload,
                 createdAtMilliseconds: clock.nowMilliseconds
             )
         )
-        recorded.store(true, ordering: .releasing)
+        recorded.withLock { $0 = payload }
     }
 
-    var wasRecorded: Bool { recorded.load(ordering: .acquiring) }
+    /// The response recorded by ``record(_:response:)``, serialized; nil
+    /// before (or if the method never recorded one). Recorded in a
+    /// transaction that then rolled back, it is still set, but the method
+    /// has failed then and its error is the reply.
+    var recordedPayload: Data? { recorded.withLock { $0 } }
+
+    var wasRecorded: Bool { recordedPayload != nil }
 }
 
 extension CallContext {

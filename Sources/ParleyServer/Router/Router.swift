@@ -47,6 +47,9 @@ public struct Router: Sendable {
             let run: @Sendable (CallContext) async -> Result<Data, RPCError> = { context in
                 do {
                     let response = try await handler(request, context)
+                    // A method that committed its outcome returns exactly
+                    // that response: its bytes are already made.
+                    if let recorded = context.idempotentOutcome?.recordedPayload { return .success(recorded) }
                     return .success(try response.serializedBytes())
                 } catch {
                     return .failure(environment.mapError(error, context: context))
