@@ -1,5 +1,7 @@
 import Foundation
 public import GRDB
+public import NIOCore
+import NIOPosix
 import Synchronization
 
 /// Runs inside a batched write's transaction just before the operation
@@ -22,10 +24,19 @@ public typealias CommitHook<Value> = @Sendable (Database, Value) throws -> Void
 /// is the serial section of every durable call, so it must not wait between
 /// batches for a task to be scheduled on a busy event loop or for a hop onto
 /// a dispatch queue: measured, those gaps cost more than the SQL.
+///
+/// A caller that submits from an event loop is resumed on that loop: the
+/// writer hands each loop its batch's continuations in one hop. Resumed on
+/// the writer thread, a task would go to whichever loop Swift's global
+/// executor (NIO's loops) picks next, and its reply then hops once more to
+/// its connection's loop — a second cross-thread wake-up for half the calls
+/// with two loops (docs/benchmarks.md, session 7).
 public final class BatchedWriter: Sendable {
     private struct Pending: Sendable {
         let operation: @Sendable (Database) throws -> any Sendable
         let continuation: CheckedContinuation<any Sendable, any Error>
+        /// The event loop the caller submitted from, if any.
+        let eventLoop: (any EventLoop)?
     }
 
     private struct State: ~Copyable {
@@ -64,9 +75,20 @@ public final class BatchedWriter: Sendable {
     /// changes are rolled back and the error is rethrown; other operations are
     /// unaffected. If the commit itself fails, every operation of the batch
     /// gets that error. After ``stop()``, fails with `StoreError.closed`.
-    public func write<T: Sendable>(_ operation: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    ///
+    /// - Parameter eventLoop: Where the caller is resumed: by default the
+    ///   event loop it calls from (none: on the writer thread). The loop must
+    ///   outlive the write, as every loop that runs tasks must.
+    public func write<T: Sendable>(
+        resumingOn eventLoop: (any EventLoop)? = MultiThreadedEventLoopGroup.currentEventLoop,
+        _ operation: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
         let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
-            let pending = Pending(operation: { db in try operation(db) }, continuation: continuation)
+            let pending = Pending(
+                operation: { db in try operation(db) },
+                continuation: continuation,
+                eventLoop: eventLoop
+            )
             let accepted = state.withLock { state in
                 guard !state.stopped else { return false }
                 state.queue.append(pending)
@@ -193,11 +215,27 @@ public final class BatchedWriter: Sendable {
                 }
                 return results
             }
-            for (pending, result) in zip(batch, results) {
-                pending.continuation.resume(with: result)
-            }
+            Self.resume(zip(batch, results).map { ($0, $1) })
         } catch {
-            for pending in batch { pending.continuation.resume(throwing: error) }
+            Self.resume(batch.map { ($0, .failure(error)) })
+        }
+    }
+
+    /// Resumes each caller on the event loop it submitted from, one hop per
+    /// loop for the whole batch; callers from elsewhere right here.
+    private static func resume(_ outcomes: [(Pending, Result<any Sendable, any Error>)]) {
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, outcomes: [(Pending, Result<any Sendable, any Error>)])] = [:]
+        for (pending, result) in outcomes {
+            guard let loop = pending.eventLoop else {
+                pending.continuation.resume(with: result)
+                continue
+            }
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].outcomes.append((pending, result))
+        }
+        for (loop, group) in byLoop.values {
+            loop.execute {
+                for (pending, result) in group { pending.continuation.resume(with: result) }
+            }
         }
     }
 }

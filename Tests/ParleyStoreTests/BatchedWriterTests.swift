@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import NIOCore
+import NIOPosix
 @testable import ParleyStore
 import Synchronization
 import Testing
@@ -241,5 +243,39 @@ struct StoreTests {
             #expect(try await store.lookup(principal: "acme", method: "/m", key: "k3", nowMilliseconds: 100_000) == nil)
             #expect(try await store.lookup(principal: "acme", method: "/m", key: "k22", nowMilliseconds: 100_000) != nil)
         }
+    }
+
+    @Test("a caller is resumed on the event loop it names, after the commit: not before that loop is free")
+    func resumesOnCallersEventLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        try await withDatabase { database, _ in
+            // The loop is kept busy: a resume that goes through it must wait.
+            let release = DispatchSemaphore(value: 0)
+            let busy = loop.submit { release.wait() }
+            let finished = Atomic<Bool>(false)
+            let write = Task {
+                let value = try await database.batchedWriter.write(resumingOn: loop) { db -> Int in
+                    try db.execute(sql: "INSERT INTO item (value) VALUES (7)")
+                    return 7
+                }
+                finished.store(true, ordering: .releasing)
+                return value
+            }
+            // Committed meanwhile (another connection sees the row), yet not resumed.
+            var committed = false
+            for _ in 0..<200 where !committed {
+                committed = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM item") } == 1
+                if !committed { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(committed)
+            try await Task.sleep(for: .milliseconds(100))
+            let resumedEarly = finished.load(ordering: .acquiring)
+            #expect(!resumedEarly)
+            release.signal()
+            try await busy.get()
+            #expect(try await write.value == 7)
+        }
+        try await group.shutdownGracefully()
     }
 }
