@@ -42,12 +42,11 @@ final class ClientConnection: Sendable {
     static func connect(
         configuration: ClientConfiguration,
         sslContext: NIOSSLContext,
-        group: any EventLoopGroup
+        eventLoop: any EventLoop
     ) async throws -> ClientConnection {
         let serverName = configuration.tls.serverName ?? configuration.host
         let maxFrameBytes = configuration.maxFrameBytes
         let flags = Flags()
-        let eventLoop = group.next()
         let ready = eventLoop.makePromise(of: Void.self)
         let handlerPromise = eventLoop.makePromise(of: NIOLoopBound<ClientConnectionHandler>.self)
         let connectTimeout = TimeAmount(configuration.connectTimeout)

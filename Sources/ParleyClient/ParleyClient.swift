@@ -16,7 +16,10 @@ import Synchronization
 public final class ParleyClient: Sendable {
     public let configuration: ClientConfiguration
     private let sslContext: NIOSSLContext
-    private let group: any EventLoopGroup
+    /// The group's loops: connection slot `i` lives on loop `i` modulo their
+    /// number, so that the connections spread evenly whatever else takes
+    /// loops from the group (its `next()` is shared with every other user).
+    private let loops: [any EventLoop]
     private let slots: Mutex<[Slot]>
     private let slotCount: Int
     private let nextSlot = Atomic<Int>(0)
@@ -32,7 +35,7 @@ public final class ParleyClient: Sendable {
         precondition(configuration.connections >= 1)
         self.configuration = configuration
         self.sslContext = try NIOSSLContext(configuration: configuration.tls.makeTLSConfiguration())
-        self.group = group
+        self.loops = Array(group.makeIterator())
         self.slots = Mutex(Array(repeating: Slot.empty, count: configuration.connections))
         self.slotCount = configuration.connections
     }
@@ -163,7 +166,7 @@ public final class ParleyClient: Sendable {
             case .connecting(let future):
                 return .wait(future)
             case .ready, .empty:
-                let promise = group.next().makePromise(of: ClientConnection.self)
+                let promise = loops[index % loops.count].makePromise(of: ClientConnection.self)
                 slots[index] = .connecting(promise.futureResult)
                 return .open(promise)
             }
@@ -178,7 +181,7 @@ public final class ParleyClient: Sendable {
                 let connection = try await ClientConnection.connect(
                     configuration: configuration,
                     sslContext: sslContext,
-                    group: group
+                    eventLoop: loops[index % loops.count]
                 )
                 slots.withLock { $0[index] = .ready(connection) }
                 promise.succeed(connection)
