@@ -16,10 +16,13 @@ import Synchronization
 public final class ParleyClient: Sendable {
     public let configuration: ClientConfiguration
     private let sslContext: NIOSSLContext
-    /// The group's loops: connection slot `i` lives on loop `i` modulo their
-    /// number, so that the connections spread evenly whatever else takes
-    /// loops from the group (its `next()` is shared with every other user).
+    /// The group's loops: connection slot `i` lives on loop `i + loopOffset`
+    /// modulo their number, so that the connections spread evenly whatever
+    /// else takes loops from the group (its `next()` is shared with every
+    /// other user); the offset, random per client, spreads one-connection
+    /// clients of one process.
     private let loops: [any EventLoop]
+    private let loopOffset: Int
     private let slots: Mutex<[Slot]>
     private let slotCount: Int
     private let nextSlot = Atomic<Int>(0)
@@ -36,6 +39,8 @@ public final class ParleyClient: Sendable {
         self.configuration = configuration
         self.sslContext = try NIOSSLContext(configuration: configuration.tls.makeTLSConfiguration())
         self.loops = Array(group.makeIterator())
+        precondition(!loops.isEmpty, "an event loop group without loops")
+        self.loopOffset = Int.random(in: 0..<loops.count)
         self.slots = Mutex(Array(repeating: Slot.empty, count: configuration.connections))
         self.slotCount = configuration.connections
     }
@@ -166,7 +171,7 @@ public final class ParleyClient: Sendable {
             case .connecting(let future):
                 return .wait(future)
             case .ready, .empty:
-                let promise = loops[index % loops.count].makePromise(of: ClientConnection.self)
+                let promise = loops[(index + loopOffset) % loops.count].makePromise(of: ClientConnection.self)
                 slots[index] = .connecting(promise.futureResult)
                 return .open(promise)
             }
@@ -181,7 +186,7 @@ public final class ParleyClient: Sendable {
                 let connection = try await ClientConnection.connect(
                     configuration: configuration,
                     sslContext: sslContext,
-                    eventLoop: loops[index % loops.count]
+                    eventLoop: loops[(index + loopOffset) % loops.count]
                 )
                 slots.withLock { $0[index] = .ready(connection) }
                 promise.succeed(connection)

@@ -77,10 +77,12 @@ public final class BatchedWriter: Sendable {
     /// gets that error. After ``stop()``, fails with `StoreError.closed`.
     ///
     /// - Parameter eventLoop: Where the caller is resumed: by default the
-    ///   event loop it calls from (none: on the writer thread). The loop must
-    ///   outlive the write, as every loop that runs tasks must.
+    ///   event loop it calls from if that is one of NIO's singleton group,
+    ///   which never shuts down (otherwise on the writer thread). A loop
+    ///   given here must outlive the write: a loop that has shut down drops
+    ///   what it is given, and the caller would never resume.
     public func write<T: Sendable>(
-        resumingOn eventLoop: (any EventLoop)? = MultiThreadedEventLoopGroup.currentEventLoop,
+        resumingOn eventLoop: (any EventLoop)? = BatchedWriter.currentLastingEventLoop,
         _ operation: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         let value = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any Sendable, any Error>) in
@@ -101,6 +103,16 @@ public final class BatchedWriter: Sendable {
             wakeWriter()
         }
         return value as! T
+    }
+
+    /// The singleton group's loops: they run until the process ends.
+    private static let lastingLoops = Set(MultiThreadedEventLoopGroup.singleton.makeIterator().map { ObjectIdentifier($0) })
+
+    /// The event loop the caller runs on, if it is one of NIO's singleton
+    /// group (the daemon's, and Swift's global executor there).
+    public static var currentLastingEventLoop: (any EventLoop)? {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop, lastingLoops.contains(ObjectIdentifier(loop)) else { return nil }
+        return loop
     }
 
     /// Waits until every operation submitted so far has completed.

@@ -248,6 +248,7 @@ struct StoreTests {
     @Test("a caller is resumed on the event loop it names, after the commit: not before that loop is free")
     func resumesOnCallersEventLoop() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
         let loop = group.next()
         try await withDatabase { database, _ in
             // The loop is kept busy: a resume that goes through it must wait.
@@ -262,20 +263,34 @@ struct StoreTests {
                 finished.store(true, ordering: .releasing)
                 return value
             }
-            // Committed meanwhile (another connection sees the row), yet not resumed.
-            var committed = false
-            for _ in 0..<200 where !committed {
-                committed = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM item") } == 1
-                if !committed { try await Task.sleep(for: .milliseconds(10)) }
+            do {
+                // Committed meanwhile (another connection sees the row), yet not resumed.
+                var committed = false
+                for _ in 0..<500 where !committed {
+                    committed = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM item") } == 1
+                    if !committed { try await Task.sleep(for: .milliseconds(10)) }
+                }
+                #expect(committed)
+                try await Task.sleep(for: .milliseconds(100))
+                let resumedEarly = finished.load(ordering: .acquiring)
+                #expect(!resumedEarly)
+            } catch {
+                release.signal()
+                throw error
             }
-            #expect(committed)
-            try await Task.sleep(for: .milliseconds(100))
-            let resumedEarly = finished.load(ordering: .acquiring)
-            #expect(!resumedEarly)
             release.signal()
             try await busy.get()
             #expect(try await write.value == 7)
         }
-        try await group.shutdownGracefully()
+    }
+
+    @Test("by default only a loop of NIO's singleton group is resumed on: another group's loop may shut down")
+    func defaultResumeLoopIsLasting() async throws {
+        #expect(BatchedWriter.currentLastingEventLoop == nil)
+        let singleton = MultiThreadedEventLoopGroup.singleton.next()
+        #expect(try await singleton.submit { BatchedWriter.currentLastingEventLoop === singleton }.get())
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
+        #expect(try await group.next().submit { BatchedWriter.currentLastingEventLoop == nil }.get())
     }
 }
