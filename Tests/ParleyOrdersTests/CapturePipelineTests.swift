@@ -1,6 +1,8 @@
 import Foundation
 import GRDB
 import Logging
+import NIOCore
+import NIOPosix
 import ParleyProtos
 import ParleyStore
 import ParleyWarehouse
@@ -118,6 +120,33 @@ struct CapturePipelineTests {
         #expect(strict.amendments.contains { $0.code == "PLUGIN_FAILED" && $0.blocking })
         let capture = try await closed.orders.capture(Self.buy("c-1"), agent: "agency")
         #expect(!capture.hasOrder && capture.acceptance.status == .rejected)
+    }
+
+    @Test("a plug-in's timeout on an event loop's timer: a slow body times out, a quick one wins and the timer stays quiet")
+    func raceOnEventLoopTimer() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
+        let loop = group.next()
+        let started = ContinuousClock.now
+        let slow = await PluginRunner.race(timeoutMilliseconds: 50, timerLoop: loop) {
+            try await Task.sleep(for: .seconds(5))
+            return PluginResult()
+        }
+        #expect(ContinuousClock.now - started < .seconds(4))
+        guard case .failure(.timedOut(50)) = slow else {
+            Issue.record("expected a timeout, got \(slow)")
+            return
+        }
+        let quick = await PluginRunner.race(timeoutMilliseconds: 100, timerLoop: loop) {
+            PluginResult(amendments: [Amendment(path: "", code: Amendment.Code(rawValue: "QUICK"), message: "quick")])
+        }
+        guard case .success(let result) = quick else {
+            Issue.record("expected the body's result, got \(quick)")
+            return
+        }
+        #expect(result.amendments.map(\.code.rawValue) == ["QUICK"])
+        // Had the timer not been cancelled, it fires meanwhile and must find the race decided.
+        try await Task.sleep(for: .milliseconds(200))
     }
 
     @Test("a merchant turns a built-in plug-in off by name: its rules stop applying")

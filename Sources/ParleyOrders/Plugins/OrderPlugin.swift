@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import ParleyProtos
 import ParleyWarehouse
 import Synchronization
@@ -176,13 +178,32 @@ struct PluginRunner: Sendable {
 
     /// Runs `body`, giving up after the timeout without waiting for it (a
     /// plug-in that ignores cancellation cannot hold the order up).
-    static func race(timeoutMilliseconds: UInt32, _ body: @escaping @Sendable () async throws -> PluginResult) async -> Result<PluginResult, Failure> {
+    ///
+    /// On an event loop (the daemon's calls run on NIO's loops) the timeout
+    /// is a timer of that loop. Elsewhere it is a sleeping task; in the
+    /// daemon that cost a dispatch timer per call, about 13 µs of CPU per
+    /// Negotiate on a dispatch thread, whose wake-ups also took event loops
+    /// from the group's shared `next()` (docs/benchmarks.md, session 7).
+    static func race(
+        timeoutMilliseconds: UInt32,
+        timerLoop: (any EventLoop)? = MultiThreadedEventLoopGroup.currentEventLoop,
+        _ body: @escaping @Sendable () async throws -> PluginResult
+    ) async -> Result<PluginResult, Failure> {
         let gate = ResumeOnce()
         return await withCheckedContinuation { (continuation: CheckedContinuation<Result<PluginResult, Failure>, Never>) in
             gate.arm(continuation)
-            let timer = Task {
-                do { try await Task.sleep(for: .milliseconds(Int(timeoutMilliseconds))) } catch { return }
-                gate.resume(.failure(.timedOut(timeoutMilliseconds)))
+            let cancelTimer: @Sendable () -> Void
+            if let timerLoop {
+                let timer = timerLoop.scheduleTask(in: .milliseconds(Int64(timeoutMilliseconds))) {
+                    gate.resume(.failure(.timedOut(timeoutMilliseconds)))
+                }
+                cancelTimer = { timer.cancel() }
+            } else {
+                let timer = Task {
+                    do { try await Task.sleep(for: .milliseconds(Int(timeoutMilliseconds))) } catch { return }
+                    gate.resume(.failure(.timedOut(timeoutMilliseconds)))
+                }
+                cancelTimer = { timer.cancel() }
             }
             Task {
                 let result: Result<PluginResult, Failure>
@@ -191,7 +212,7 @@ struct PluginRunner: Sendable {
                 } catch {
                     result = .failure(.failed(String(describing: error)))
                 }
-                if gate.resume(result) { timer.cancel() }
+                if gate.resume(result) { cancelTimer() }
             }
         }
     }
