@@ -186,7 +186,7 @@ public final class ParleyClient: Sendable {
                 let connection = try await ClientConnection.connect(
                     configuration: configuration,
                     sslContext: sslContext,
-                    eventLoop: loops[(index + loopOffset) % loops.count]
+                    eventLoop: promise.futureResult.eventLoop
                 )
                 slots.withLock { $0[index] = .ready(connection) }
                 promise.succeed(connection)

@@ -256,18 +256,12 @@ extension Orders {
             _ = arguments.append(contentsOf: [OrdersStore.stateName(state)])
         }
         _ = arguments.append(contentsOf: [limit])
-        let sql = "SELECT detail, request, acceptance FROM orders_order"
+        let sql = "SELECT \(OrdersStore.orderColumns) FROM orders_order"
             + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
             + " ORDER BY created_at_ms DESC LIMIT ?"
         let frozen = arguments
         return try await database.writer.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: frozen).map { row in
-                OrdersStore.completed(
-                    try Parley_V1_Order(serializedBytes: row[0] as Data),
-                    request: try Parley_V1_OrderAcceptanceRequest(serializedBytes: row[1] as Data),
-                    acceptance: try Parley_V1_OrderAcceptanceResponse(serializedBytes: row[2] as Data)
-                )
-            }
+            try Row.fetchAll(db, sql: sql, arguments: frozen).map { try OrdersStore.stored($0).order }
         }
     }
 

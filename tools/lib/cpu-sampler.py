@@ -30,18 +30,35 @@ def cpu_seconds(stat_path):
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def writer_seconds(pid):
-    total = 0.0
+# The writer threads found per process: the thread list is scanned again
+# only while none has been found (parley-load has none).
+writer_tids = {}
+
+
+def find_writer_tids(pid):
+    found = []
     try:
         for tid in os.listdir(f"/proc/{pid}/task"):
             try:
                 with open(f"/proc/{pid}/task/{tid}/comm") as handle:
                     if handle.read().strip() == "parley-writer":
-                        total += cpu_seconds(f"/proc/{pid}/task/{tid}/stat")
+                        found.append(tid)
             except OSError:
                 pass
     except OSError:
         pass
+    return found
+
+
+def writer_seconds(pid):
+    if not writer_tids.get(pid):
+        writer_tids[pid] = find_writer_tids(pid)
+    total = 0.0
+    for tid in writer_tids[pid]:
+        try:
+            total += cpu_seconds(f"/proc/{pid}/task/{tid}/stat")
+        except OSError:
+            pass
     return total
 
 

@@ -115,7 +115,7 @@ public struct FraudStatistics: Sendable {
     /// Slots marked `changed` (an index may repeat, or be stale after its key was dropped).
     private var changedSlots: [Int] = []
     /// Snapshotted keys dropped since the last ``takeChanges()``.
-    private var droppedKeys: [FraudKey] = []
+    private var droppedKeys: Set<FraudKey> = []
 
     /// Empty statistics with `limits`.
     public init(limits: Limits = .defaults) {
@@ -186,13 +186,8 @@ public struct FraudStatistics: Sendable {
                 slots[slot].snapshotted = true
                 markChanged(slot)
             } else {
-                droppedKeys.append(key)
+                droppedKeys.insert(key)
             }
-        }
-        // Writes that keep failing hand the same deletions back each time.
-        if droppedKeys.count > 2 * max(limits.maximumKeys, 64) {
-            var seen = Set<FraudKey>()
-            droppedKeys = droppedKeys.filter { seen.insert($0).inserted }
         }
     }
 
@@ -307,7 +302,7 @@ public struct FraudStatistics: Sendable {
     private mutating func remove(_ key: FraudKey) {
         guard let slot = slotByKey.removeValue(forKey: key) else { return }
         unlink(slot)
-        if slots[slot].snapshotted { droppedKeys.append(key) }
+        if slots[slot].snapshotted { droppedKeys.insert(key) }
         slots[slot].changed = false
         slots[slot].snapshotted = false
         slots[slot].events = EventRing(capacity: 1)
