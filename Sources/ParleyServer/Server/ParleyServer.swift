@@ -18,6 +18,7 @@ public final class ParleyServer: Service, Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let bound: EventLoopPromise<SocketAddress>
+    private let balancer: LoopBalancer
 
     /// Builds the TLS context now (reading certificate files), off any event loop.
     public init(
@@ -50,6 +51,7 @@ public final class ParleyServer: Service, Sendable {
         self.group = group
         self.logger = logger
         self.bound = group.next().makePromise()
+        self.balancer = LoopBalancer(loops: Array(group.makeIterator()))
         revocations.observe { registry.forEach { $0.recheckRevocation() } }
     }
 
@@ -61,62 +63,75 @@ public final class ParleyServer: Service, Sendable {
     /// Open connections right now.
     public var connectionCount: Int { dependencies.registry.count }
 
+    /// Open connections on each event loop of the group, in the group's
+    /// order. The listener places each new connection on the loop with the
+    /// fewest, so these differ by at most one unless connections close.
+    public var connectionsPerLoop: [Int] { balancer.openPerLoop }
+
     public func run() async throws {
-        let sslContext = self.sslContext
-        let dependencies = self.dependencies
-        let limits = configuration.limits
-        let serverChannel: NIOAsyncChannel<Void, Never>
+        let acceptor: Acceptor
         do {
-            serverChannel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 1024)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(
-                    .writeBufferWaterMark,
-                    value: .init(low: limits.writeBufferLowWaterMark, high: limits.writeBufferHighWaterMark)
-                )
-                .bind(host: configuration.host, port: configuration.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let tls = NIOSSLServerHandler(context: sslContext)
-                        let pipeline = channel.pipeline.syncOperations
-                        try pipeline.addHandler(tls)
-                        // Stops reading while the peer does not read our replies:
-                        // nothing is buffered without bound for one connection.
-                        try pipeline.addHandler(BackPressureHandler())
-                        try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: limits.maxFrameBytes)))
-                        try pipeline.addHandler(ConnectionHandler(dependencies: dependencies, tlsHandler: tls))
-                    }
-                }
+            acceptor = try Acceptor(host: configuration.host, port: configuration.port, backlog: 1024, logger: logger)
         } catch {
             bound.fail(error)
             throw error
         }
-        guard let address = serverChannel.channel.localAddress else {
-            bound.fail(ChannelError.inappropriateOperationForState)
-            throw ChannelError.inappropriateOperationForState
-        }
-        bound.succeed(address)
-        logger.info("listening", metadata: ["address": "\(address)"])
+        bound.succeed(acceptor.address)
+        logger.info("listening", metadata: ["address": "\(acceptor.address)"])
 
-        let channel = serverChannel.channel
+        let balancer = self.balancer
+        let logger = self.logger
         let servingState = self.servingState
         let registry = dependencies.registry
-        do {
-            try await withGracefulShutdownHandler {
-                try await serverChannel.executeThenClose { inbound in
-                    for try await _ in inbound {}
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await acceptor.run { descriptor in
+                    let lease = balancer.take()
+                    self.connectionBootstrap(on: lease).withConnectedSocket(descriptor).whenFailure { error in
+                        lease.release()
+                        logger.warning("could not set up an accepted connection", metadata: ["error": "\(error)"])
+                    }
                 }
-            } onGracefulShutdown: {
-                servingState.set(.draining)
-                channel.close(promise: nil)
-                registry.forEach {
-                    $0.beginGracefulShutdown(reason: RPCError(code: .unavailable, message: "the server is shutting down"))
+            } onCancel: {
+                acceptor.stop()
+            }
+        } onGracefulShutdown: {
+            servingState.set(.draining)
+            acceptor.stop()
+            registry.forEach {
+                $0.beginGracefulShutdown(reason: RPCError(code: .unavailable, message: "the server is shutting down"))
+            }
+        }
+        logger.debug("accept loop ended")
+        await drain()
+    }
+
+    /// How an accepted socket becomes a connection on the leased loop:
+    /// TCP_NODELAY, the write-buffer marks, then TLS, back-pressure, frames
+    /// and calls. The lease ends when the channel closes.
+    private func connectionBootstrap(on lease: LoopBalancer.Lease) -> ClientBootstrap {
+        let sslContext = self.sslContext
+        let dependencies = self.dependencies
+        let limits = configuration.limits
+        return ClientBootstrap(group: lease.loop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(
+                .writeBufferWaterMark,
+                value: .init(low: limits.writeBufferLowWaterMark, high: limits.writeBufferHighWaterMark)
+            )
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    channel.closeFuture.whenComplete { _ in lease.release() }
+                    let tls = NIOSSLServerHandler(context: sslContext)
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(tls)
+                    // Stops reading while the peer does not read our replies:
+                    // nothing is buffered without bound for one connection.
+                    try pipeline.addHandler(BackPressureHandler())
+                    try pipeline.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: limits.maxFrameBytes)))
+                    try pipeline.addHandler(ConnectionHandler(dependencies: dependencies, tlsHandler: tls))
                 }
             }
-        } catch {
-            logger.debug("accept loop ended", metadata: ["error": "\(error)"])
-        }
-        await drain()
     }
 
     /// Waits for connections to finish their calls, up to the grace period,
