@@ -21,58 +21,59 @@ extension Orders {
         guard wireItems.count <= Self.maxImportItems else {
             throw OrdersError.invalid("items", "at most \(Self.maxImportItems) items per call")
         }
-        // The currency: the configured one, else the first item's.
-        let currency: CurrencyCode
-        if let setup = setup(for: merchant) {
-            currency = setup.currency
-        } else {
-            currency = try CurrencyCode.parse(wireItems[0].unitPrice.currency, field: "items[0].unit_price.currency")
-        }
-        var seen = Set<String>()
-        let items = try wireItems.enumerated().map { index, wire throws(OrdersError) in
-            guard seen.insert(wire.sku).inserted else { throw OrdersError.invalid("items[\(index)].sku", "SKU '\(wire.sku)' appears twice") }
-            try Self.validateName(wire.sku, field: "items[\(index)].sku")
-            return try CatalogItem(wire: wire, currency: currency, path: "items[\(index)]")
-        }
-        let stored = items.map { ($0.sku, try! $0.wire.serializedBytes() as [UInt8]) }
-        let clock = self.clock
-        let response = try await database.batchedWriter.write { db -> Parley_V1_ImportCatalogResponse in
-            // Checked in the transaction: a configuration applied meanwhile
-            // may have changed the currency.
-            if let configured = try String.fetchOne(
-                cached: db,
-                sql: "SELECT currency FROM orders_merchant_configuration WHERE merchant = ?",
-                arguments: [merchant]
-            ), configured != currency.rawValue {
-                throw OrdersError(code: .currencyMismatch, message: "the merchant's currency is now \(configured)", field: "items[0].unit_price.currency")
+        return try await oneSetupChangeAtATime {
+            // The currency: the configured one, else the first item's.
+            let current = setup(for: merchant)
+            let currency: CurrencyCode
+            if let current {
+                currency = current.currency
+            } else {
+                currency = try CurrencyCode.parse(wireItems[0].unitPrice.currency, field: "items[0].unit_price.currency")
             }
-            let now = clock.nowMilliseconds
-            for (sku, bytes) in stored {
-                try db.executeCached(
-                    sql: """
-                        INSERT INTO orders_catalog_item (merchant, sku, currency, item, updated_at_ms) VALUES (?, ?, ?, ?, ?)
-                        ON CONFLICT (merchant, sku) DO UPDATE SET currency = excluded.currency, item = excluded.item,
-                            updated_at_ms = excluded.updated_at_ms
-                        """,
-                    arguments: [merchant, sku, currency.rawValue, Data(bytes), now]
-                )
+            var seen = Set<String>()
+            let items = try wireItems.enumerated().map { index, wire throws(OrdersError) in
+                guard seen.insert(wire.sku).inserted else { throw OrdersError.invalid("items[\(index)].sku", "SKU '\(wire.sku)' appears twice") }
+                try Self.validateName(wire.sku, field: "items[\(index)].sku")
+                return try CatalogItem(wire: wire, currency: currency, path: "items[\(index)]")
             }
-            var response = Parley_V1_ImportCatalogResponse()
-            response.imported = Int32(stored.count)
-            response.catalogSize = try Int64.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM orders_catalog_item WHERE merchant = ?", arguments: [merchant]) ?? 0
-            try onCommit?(db, response)
+            // Merged into the set-up in force, and compiled, before anything
+            // is written: no other change can land before this one installs it.
+            var merged = Dictionary(uniqueKeysWithValues: (current?.catalog.items ?? []).map { ($0.sku, $0) })
+            for item in items { merged[item.sku] = item }
+            let catalog = merged.values.sorted { $0.sku < $1.sku }
+            let updated = try current?.replacingCatalog(catalog) ?? MerchantSetup.unconfigured(merchant: merchant, currency: currency, items: catalog)
+            let stored = items.map { ($0.sku, try! $0.wire.serializedBytes() as [UInt8]) }
+            let clock = self.clock
+            let response = try await database.batchedWriter.write { db -> Parley_V1_ImportCatalogResponse in
+                // A stored configuration that did not compile at start-up has
+                // no set-up in memory; its currency still binds the catalog.
+                if let configured = try String.fetchOne(
+                    cached: db,
+                    sql: "SELECT currency FROM orders_merchant_configuration WHERE merchant = ?",
+                    arguments: [merchant]
+                ), configured != currency.rawValue {
+                    throw OrdersError(code: .currencyMismatch, message: "the merchant's currency is \(configured)", field: "items[0].unit_price.currency")
+                }
+                let now = clock.nowMilliseconds
+                for (sku, bytes) in stored {
+                    try db.executeCached(
+                        sql: """
+                            INSERT INTO orders_catalog_item (merchant, sku, currency, item, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+                            ON CONFLICT (merchant, sku) DO UPDATE SET currency = excluded.currency, item = excluded.item,
+                                updated_at_ms = excluded.updated_at_ms
+                            """,
+                        arguments: [merchant, sku, currency.rawValue, Data(bytes), now]
+                    )
+                }
+                var response = Parley_V1_ImportCatalogResponse()
+                response.imported = Int32(stored.count)
+                response.catalogSize = try Int64.fetchOne(cached: db, sql: "SELECT COUNT(*) FROM orders_catalog_item WHERE merchant = ?", arguments: [merchant]) ?? 0
+                try onCommit?(db, response)
+                return response
+            }
+            setups.replace(updated)
             return response
         }
-        // Merged into the set-up in force now (another change may have landed
-        // while this one was being written).
-        let current = setup(for: merchant)
-        var merged = Dictionary(uniqueKeysWithValues: (current?.catalog.items ?? []).map { ($0.sku, $0) })
-        for item in items { merged[item.sku] = item }
-        let catalog = merged.values.sorted { $0.sku < $1.sku }
-        setups.replace(
-            try current?.replacingCatalog(catalog) ?? MerchantSetup.unconfigured(merchant: merchant, currency: currency, items: catalog)
-        )
-        return response
     }
 
     /// Replaces `merchant`'s configuration after validating it against its catalog.
@@ -81,48 +82,64 @@ extension Orders {
         onCommit: CommitHook<Parley_V1_MerchantConfiguration>? = nil
     ) async throws -> Parley_V1_MerchantConfiguration {
         try Self.validateName(request.merchant, field: "configuration.merchant")
-        var configuration = request
-        configuration.appliedAtMs = clock.nowMilliseconds
-        let merchant = configuration.merchant
-        // Compiles it with the current catalog: every rule is checked before
-        // anything is written.
-        _ = try MerchantSetup(configuration: configuration, items: setup(for: merchant)?.catalog.items ?? [])
-        let bytes = Data(try configuration.serializedBytes() as [UInt8])
-        let currency = configuration.currency
-        let applied = configuration
-        try await database.batchedWriter.write { db in
-            let other = try Int.fetchOne(
-                cached: db,
-                sql: "SELECT COUNT(*) FROM orders_catalog_item WHERE merchant = ? AND currency <> ?",
-                arguments: [merchant, currency]
-            ) ?? 0
-            guard other == 0 else {
-                throw OrdersError(
-                    code: .currencyMismatch,
-                    message: "\(other) catalog items are priced in another currency; re-import them in \(currency) first",
-                    field: "configuration.currency"
+        return try await oneSetupChangeAtATime {
+            var configuration = request
+            configuration.appliedAtMs = clock.nowMilliseconds
+            let merchant = configuration.merchant
+            // Compiled with the catalog in force, which no other change can
+            // replace before this one installs it: every rule is checked
+            // before anything is written, and nothing can fail after.
+            let previous = setup(for: merchant)
+            let compiled = try MerchantSetup(configuration: configuration, items: previous?.catalog.items ?? [])
+            let bytes = Data(try configuration.serializedBytes() as [UInt8])
+            let currency = configuration.currency
+            let applied = configuration
+            try await database.batchedWriter.write { db in
+                let other = try Int.fetchOne(
+                    cached: db,
+                    sql: "SELECT COUNT(*) FROM orders_catalog_item WHERE merchant = ? AND currency <> ?",
+                    arguments: [merchant, currency]
+                ) ?? 0
+                guard other == 0 else {
+                    throw OrdersError(
+                        code: .currencyMismatch,
+                        message: "\(other) catalog items are priced in another currency; re-import them in \(currency) first",
+                        field: "configuration.currency"
+                    )
+                }
+                try db.executeCached(
+                    sql: """
+                        INSERT INTO orders_merchant_configuration (merchant, currency, configuration, applied_at_ms) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (merchant) DO UPDATE SET currency = excluded.currency, configuration = excluded.configuration,
+                            applied_at_ms = excluded.applied_at_ms
+                        """,
+                    arguments: [merchant, currency, bytes, applied.appliedAtMs]
                 )
+                try onCommit?(db, applied)
             }
-            try db.executeCached(
-                sql: """
-                    INSERT INTO orders_merchant_configuration (merchant, currency, configuration, applied_at_ms) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (merchant) DO UPDATE SET currency = excluded.currency, configuration = excluded.configuration,
-                        applied_at_ms = excluded.applied_at_ms
-                    """,
-                arguments: [merchant, currency, bytes, applied.appliedAtMs]
-            )
-            try onCommit?(db, applied)
+            setups.replace(compiled)
+            // Rules that now count quotes or refusals for more key kinds: the
+            // events already held for them go into the next snapshot.
+            fraud.markChanged(kinds: compiled.fraudSnapshotKinds.subtracting(previous?.fraudSnapshotKinds ?? []), merchant: merchant)
+            return applied
         }
-        // Compiled again with the catalog in force now: an import may have
-        // landed while this was written (the currency check above kept them
-        // consistent).
-        let previous = setup(for: merchant)
-        let compiled = try MerchantSetup(configuration: applied, items: previous?.catalog.items ?? [])
-        setups.replace(compiled)
-        // Rules that now count quotes or refusals for more key kinds: the
-        // events already held for them go into the next snapshot.
-        fraud.markChanged(kinds: compiled.fraudSnapshotKinds.subtracting(previous?.fraudSnapshotKinds ?? []), merchant: merchant)
-        return applied
+    }
+
+    /// Runs set-up changes one at a time, in the order they arrive, across
+    /// their awaits: each compiles against the set-up in force and installs
+    /// what it compiled once its transaction has committed, with no other
+    /// change in between. Changes are rare; negotiations never wait here.
+    private func oneSetupChangeAtATime<T: Sendable>(_ change: () async throws -> T) async throws -> T {
+        if setupChangeRunning {
+            await withCheckedContinuation { setupChangeQueue.append($0) }
+        } else {
+            setupChangeRunning = true
+        }
+        defer {
+            // The turn passes straight to the next in line, if any.
+            if setupChangeQueue.isEmpty { setupChangeRunning = false } else { setupChangeQueue.removeFirst().resume() }
+        }
+        return try await change()
     }
 
     /// The configuration in force, or the defaults of an unconfigured merchant.

@@ -36,6 +36,10 @@ public actor Orders {
     let outboxWakeups: AsyncStream<Void>
     /// Captures running now, by order: a concurrent call for the same order joins.
     var inFlight: [OrderKey: (mac: Data, task: Task<Parley_V1_CaptureResponse, any Error>)] = [:]
+    /// Whether a set-up change holds its turn, and the changes waiting for
+    /// theirs (`oneSetupChangeAtATime`).
+    var setupChangeRunning = false
+    var setupChangeQueue: [CheckedContinuation<Void, Never>] = []
 
     /// Opens the subsystem over `database` (whose migrations must include
     /// ``OrdersSchema/migrations``) and compiles every stored set-up.

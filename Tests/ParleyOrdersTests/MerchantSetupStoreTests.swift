@@ -30,4 +30,36 @@ struct MerchantSetupStoreTests {
         #expect(after.configuration == before.configuration)
         #expect(restarted.catalogItems(merchant: "lamps", after: "lamp", limit: 10).map(\.sku) == ["solvent"])
     }
+
+    @Test("concurrent imports and configurations each land whole: no change compiles against a set-up another replaces")
+    func concurrentChanges() async throws {
+        let database = try ParleyDatabase.inMemory(migrations: OrdersSchema.migrations)
+        let clock = ManualWallClock(startingAt: 1_000)
+        let orders = try Orders(database: database, warehouse: nil, clock: clock, logger: Logger(label: "test"))
+        let configuration = {
+            var configuration = NegotiateLiveTests.configuration
+            configuration.merchant = "lamps"
+            return configuration
+        }()
+        _ = try await orders.applyConfiguration(configuration)
+        let imports = 40
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<imports {
+                group.addTask {
+                    let sku = "lamp-\(index)"
+                    _ = try await orders.importCatalog(merchant: "lamps", items: [NegotiateLiveTests.item(sku, cents: 1_000 + Int64(index), grams: 500)])
+                }
+                if index % 8 == 0 {
+                    group.addTask { _ = try await orders.applyConfiguration(configuration) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // Each import merged into the set-up in force when its turn came, so
+        // none was dropped by another installing a catalog compiled earlier.
+        let inMemory = try #require(orders.setup(for: "lamps"))
+        #expect(inMemory.catalog.items.count == imports)
+        let restarted = try Orders(database: database, warehouse: nil, clock: clock, logger: Logger(label: "test"))
+        #expect(try #require(restarted.setup(for: "lamps")).catalog == inMemory.catalog)
+    }
 }
