@@ -249,6 +249,7 @@ let package = Package(
                 "ParleyServer", "ParleyTesting", "ParleyClient", "ParleyWire", "ParleyProtos", "ParleyPKI",
                 "ParleyDaemon", "ParleyStore", "ParleyWarehouse", "parleyd",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

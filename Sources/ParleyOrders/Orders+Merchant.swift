@@ -139,6 +139,8 @@ extension Orders {
             // The turn passes straight to the next in line, if any.
             if setupChangeQueue.isEmpty { setupChangeRunning = false } else { setupChangeQueue.removeFirst().resume() }
         }
+        // A caller that gave up while waiting (its deadline passed) changes nothing.
+        try Task.checkCancellation()
         return try await change()
     }
 

@@ -20,14 +20,17 @@ import Darwin
 /// (benchmarks.md, Session 7). Accepting here lets the listener hand each
 /// connection to the loop serving the fewest (``LoopBalancer``).
 ///
-/// Accepting blocks one thread, which sleeps while no client connects.
-/// ``stop()`` shuts the socket down, which wakes `accept`; the thread then
-/// closes the socket and ends.
+/// The thread sleeps in `poll` on the listening socket and on a pipe that
+/// ``stop()`` writes to; it alone closes the descriptors, once it has seen
+/// the stop, so no other thread ever touches a closed descriptor number.
 final class Acceptor: Sendable {
     /// The address bound, with the real port when 0 was asked for.
     let address: SocketAddress
-    private let descriptor: CInt
-    private let stopping = Atomic<Bool>(false)
+    private let listener: CInt
+    /// `[read end, write end]` of the pipe that wakes the thread to stop.
+    private let wake: [CInt]
+    /// Stopping was asked for; the descriptors are closed (by the thread).
+    private let state = Mutex<(stopping: Bool, closed: Bool)>((false, false))
     private let logger: Logger
 
     /// Binds and listens; throws `IOError` naming the failing call.
@@ -40,80 +43,113 @@ final class Acceptor: Sendable {
         case .unixDomainSocket: throw IOError(errnoCode: EAFNOSUPPORT, reason: "the listener takes an IP address")
         }
         #if canImport(Darwin)
-        let descriptor = socket(family, SOCK_STREAM, 0)
+        let listener = socket(family, SOCK_STREAM, 0)
         #else
-        let descriptor = socket(family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        let listener = socket(family, CInt(SOCK_STREAM.rawValue), 0)
         #endif
-        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        guard listener >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        var wake: [CInt] = [-1, -1]
         do {
+            guard pipe(&wake) == 0 else { throw IOError(errnoCode: errno, reason: "pipe") }
+            for descriptor in [listener] + wake {
+                // Not inherited across exec; the listener never blocks in
+                // accept (a connection can vanish between poll and accept).
+                _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+            }
+            guard fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK) == 0 else {
+                throw IOError(errnoCode: errno, reason: "fcntl(O_NONBLOCK)")
+            }
             var on: CInt = 1
-            guard setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<CInt>.size)) == 0 else {
+            guard setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<CInt>.size)) == 0 else {
                 throw IOError(errnoCode: errno, reason: "setsockopt(SO_REUSEADDR)")
             }
-            let bound = requested.withSockAddr { address, length in bind(descriptor, address, socklen_t(length)) }
+            let bound = requested.withSockAddr { address, length in bind(listener, address, socklen_t(length)) }
             guard bound == 0 else { throw IOError(errnoCode: errno, reason: "bind to \(requested)") }
-            guard listen(descriptor, backlog) == 0 else { throw IOError(errnoCode: errno, reason: "listen") }
-            self.address = try SocketAddress(ipAddress: requested.ipAddress ?? host, port: Self.boundPort(descriptor))
+            guard listen(listener, backlog) == 0 else { throw IOError(errnoCode: errno, reason: "listen") }
+            self.address = try SocketAddress(ipAddress: requested.ipAddress ?? host, port: Self.boundPort(listener))
         } catch {
-            close(descriptor)
+            for descriptor in [listener] + wake where descriptor >= 0 { close(descriptor) }
             throw error
         }
-        self.descriptor = descriptor
+        self.listener = listener
+        self.wake = wake
         self.logger = logger
     }
 
     /// Accepts until ``stop()``, handing each connected socket to `onAccept`,
-    /// which owns it from then on. Returns when the accepting thread has ended
-    /// and the listening socket is closed.
-    func run(onAccept: @escaping @Sendable (CInt) -> Void) async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+    /// which owns it from then on. Returns once the accepting thread has
+    /// ended and closed the listening socket; throws the error that ended it
+    /// if that was not ``stop()``.
+    func run(onAccept: @escaping @Sendable (CInt) -> Void) async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
             let thread = Thread { [self] in
-                acceptUntilStopped(onAccept)
-                close(descriptor)
-                done.resume()
+                let failure = acceptUntilStopped(onAccept)
+                state.withLock { state in
+                    for descriptor in [listener] + wake { close(descriptor) }
+                    state.closed = true
+                }
+                if let failure { done.resume(throwing: failure) } else { done.resume() }
             }
             thread.name = "parley-accept"
             thread.start()
         }
     }
 
-    /// Stops accepting: wakes the thread blocked in `accept`. Idempotent.
+    /// Stops accepting: wakes the thread. Idempotent; safe before, during
+    /// and after ``run(onAccept:)``.
     func stop() {
-        guard !stopping.exchange(true, ordering: .sequentiallyConsistent) else { return }
-        // On Linux a listening socket shut down for reading makes a blocked
-        // `accept` return EINVAL; the descriptor itself stays open (and
-        // cannot be reused by another file) until the thread closes it.
-        _ = shutdown(descriptor, CInt(SHUT_RDWR))
+        state.withLock { state in
+            guard !state.stopping else { return }
+            state.stopping = true
+            // Under the lock: the thread closes the pipe only under it too.
+            guard !state.closed else { return }
+            var byte: UInt8 = 1
+            _ = write(wake[1], &byte, 1)
+        }
     }
 
-    private func acceptUntilStopped(_ onAccept: @Sendable (CInt) -> Void) {
-        while !stopping.load(ordering: .sequentiallyConsistent) {
-            let connection = accept(descriptor, nil, nil)
-            if connection >= 0 {
-                // Not inherited by anything the daemon might spawn.
-                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-                onAccept(connection)
-                continue
+    /// The loop of the accepting thread: nil once stopped, or the error that
+    /// made it give up.
+    private func acceptUntilStopped(_ onAccept: @Sendable (CInt) -> Void) -> IOError? {
+        var watched = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
+        while true {
+            if state.withLock({ $0.stopping }) { return nil }
+            let ready = poll(&watched, nfds_t(watched.count), -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return IOError(errnoCode: errno, reason: "poll")
             }
-            let code = errno
-            switch code {
-            case EINTR, EAGAIN, ECONNABORTED, EPROTO, EPERM:
-                // The peer gave up before we took the connection, or a signal
-                // arrived: nothing lost, take the next one.
-                continue
-            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                // Out of descriptors or memory: pending connections wait in the
-                // backlog until some close.
-                logger.warning("accept is out of resources; retrying in 100 ms", metadata: ["errno": "\(code)"])
-                usleep(100_000)
-            default:
-                if !stopping.load(ordering: .sequentiallyConsistent) {
-                    logger.error("accept failed; the listener stops", metadata: ["errno": "\(code)"])
+            if watched[1].revents != 0 { return nil }
+            guard watched[0].revents != 0 else { continue }
+            // Takes every connection waiting, then polls again.
+            while true {
+                let connection = accept(listener, nil, nil)
+                if connection >= 0 {
+                    _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+                    onAccept(connection)
+                    continue
                 }
-                return
+                let code = errno
+                if code == EAGAIN || code == EWOULDBLOCK { break }
+                if Self.connectionErrors.contains(code) { continue }
+                if Self.resourceErrors.contains(code) {
+                    // Pending connections wait in the backlog until some close.
+                    logger.warning("accept is out of resources; retrying in 100 ms", metadata: ["errno": "\(code)"])
+                    usleep(100_000)
+                    break
+                }
+                return IOError(errnoCode: code, reason: "accept")
             }
         }
     }
+
+    /// Errors of one pending connection, not of the listener (accept(2)):
+    /// that connection is gone or unusable; take the next.
+    private static let connectionErrors: Set<CInt> = [
+        EINTR, ECONNABORTED, EPROTO, EPERM, ENETDOWN, ENOPROTOOPT, EHOSTDOWN, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH,
+    ]
+    /// Out of descriptors or memory: retried after a pause.
+    private static let resourceErrors: Set<CInt> = [EMFILE, ENFILE, ENOBUFS, ENOMEM]
 
     private static func boundPort(_ descriptor: CInt) throws -> Int {
         var storage = sockaddr_storage()
@@ -175,6 +211,9 @@ final class LoopBalancer: Sendable {
         }
         return Lease(index: index, balancer: self)
     }
+
+    /// Open connections, counted from their accept until they close.
+    var open: Int { state.withLock { $0.open.reduce(0, +) } }
 
     /// Open connections per loop, in the order of ``loops``.
     var openPerLoop: [Int] { state.withLock { $0.open } }

@@ -83,27 +83,35 @@ public final class ParleyServer: Service, Sendable {
         let logger = self.logger
         let servingState = self.servingState
         let registry = dependencies.registry
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await acceptor.run { descriptor in
-                    let lease = balancer.take()
-                    self.connectionBootstrap(on: lease).withConnectedSocket(descriptor).whenFailure { error in
-                        lease.release()
-                        logger.warning("could not set up an accepted connection", metadata: ["error": "\(error)"])
+        var failure: (any Error)?
+        do {
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await acceptor.run { descriptor in
+                        let lease = balancer.take()
+                        self.connectionBootstrap(on: lease).withConnectedSocket(descriptor).whenFailure { error in
+                            lease.release()
+                            logger.warning("could not set up an accepted connection", metadata: ["error": "\(error)"])
+                        }
                     }
+                } onCancel: {
+                    acceptor.stop()
                 }
-            } onCancel: {
+            } onGracefulShutdown: {
+                servingState.set(.draining)
                 acceptor.stop()
+                registry.forEach {
+                    $0.beginGracefulShutdown(reason: RPCError(code: .unavailable, message: "the server is shutting down"))
+                }
             }
-        } onGracefulShutdown: {
-            servingState.set(.draining)
-            acceptor.stop()
-            registry.forEach {
-                $0.beginGracefulShutdown(reason: RPCError(code: .unavailable, message: "the server is shutting down"))
-            }
+        } catch {
+            // The listener failed: the connections still open are drained
+            // as on shutdown, then the daemon learns why.
+            logger.error("the listener stopped accepting", metadata: ["error": "\(error)"])
+            failure = error
         }
-        logger.debug("accept loop ended")
         await drain()
+        if let failure { throw failure }
     }
 
     /// How an accepted socket becomes a connection on the leased loop:
@@ -135,24 +143,36 @@ public final class ParleyServer: Service, Sendable {
     }
 
     /// Waits for connections to finish their calls, up to the grace period,
-    /// then closes whatever is left.
+    /// then closes whatever is left. A connection counts from its accept, so
+    /// one still being set up when shutdown began is waited for too; GoAway
+    /// is sent again on every poll, reaching it once it has registered.
     private func drain() async {
         servingState.set(.draining)
         let registry = dependencies.registry
-        registry.forEach { $0.beginGracefulShutdown(reason: RPCError(code: .unavailable, message: "the server is shutting down")) }
+        let balancer = self.balancer
         let clock = ContinuousClock()
         let giveUp = clock.now + configuration.timeouts.shutdownGrace
-        while registry.count > 0 && clock.now < giveUp {
-            try? await clock.sleep(for: .milliseconds(10))
+        while balancer.open > 0 && clock.now < giveUp {
+            registry.forEach { $0.beginGracefulShutdown(reason: RPCError(code: .unavailable, message: "the server is shutting down")) }
+            await pause(.milliseconds(10))
         }
-        if registry.count > 0 {
-            logger.warning("grace period over; closing connections", metadata: ["open": "\(registry.count)"])
-            registry.forEach { $0.forceClose() }
+        if balancer.open > 0 {
+            logger.warning("grace period over; closing connections", metadata: ["open": "\(balancer.open)"])
             let hardStop = clock.now + .seconds(2)
-            while registry.count > 0 && clock.now < hardStop {
-                try? await clock.sleep(for: .milliseconds(10))
+            while balancer.open > 0 && clock.now < hardStop {
+                registry.forEach { $0.forceClose() }
+                await pause(.milliseconds(10))
             }
         }
         logger.info("listener stopped")
+    }
+
+    /// Waits `duration` on an event loop's timer: unlike `Task.sleep`, it
+    /// still waits in a cancelled task, which drain must.
+    private func pause(_ duration: TimeAmount) async {
+        let loop = balancer.loops[0]
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            loop.scheduleTask(in: duration) {}.futureResult.whenComplete { _ in done.resume() }
+        }
     }
 }
