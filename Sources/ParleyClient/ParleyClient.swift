@@ -102,6 +102,17 @@ public final class ParleyClient: Sendable {
         return stream
     }
 
+    /// Opens every connection now, one after another in slot order, instead
+    /// of on the first calls: a caller learns at once whether the server can
+    /// be reached, no call waits for TCP and TLS, and the server sees the
+    /// connections arrive in a fixed order (it places each on its
+    /// least-loaded event loop in turn). Connections already open are kept.
+    public func connect() async throws {
+        for index in 0..<slotCount {
+            _ = try await connection(slot: index)
+        }
+    }
+
     /// Round-trip time of a Ping on one connection.
     public func ping() async throws -> Duration {
         try await connection().ping()
@@ -162,7 +173,11 @@ public final class ParleyClient: Sendable {
             }
             if let local { return local }
         }
-        let index = start % slotCount
+        return try await connection(slot: start % slotCount)
+    }
+
+    /// The connection of slot `index`, opened if it is not.
+    private func connection(slot index: Int) async throws -> ClientConnection {
         enum Next { case use(ClientConnection), wait(EventLoopFuture<ClientConnection>), open(EventLoopPromise<ClientConnection>) }
         let next: Next = slots.withLock { slots in
             switch slots[index] {

@@ -4,19 +4,16 @@ import Synchronization
 
 /// Opens the client's connections before the clock starts.
 enum Connect {
-    /// Pings once to open the first connection — failing at once, with the
-    /// client's message, when no daemon answers — then once per remaining
-    /// connection (the client deals calls round-robin over its slots), so
-    /// that neither TCP nor TLS setup lands in the measurements.
-    static func open(_ client: ParleyClient, connections: Int, timeout: Duration) async throws {
+    /// Opens every connection in slot order, then pings once — failing at
+    /// once, with the client's message, when no daemon answers — so that
+    /// neither TCP nor TLS setup lands in the measurements. In order, so that
+    /// each of the client's event loops talks to one of the daemon's (the
+    /// daemon spreads connections over its loops in the order they arrive,
+    /// and each call here takes a connection on its own loop): crossed
+    /// pairings cost both sides 20% more CPU per call (benchmarks.md, Session 8).
+    static func open(_ client: ParleyClient, timeout: Duration) async throws {
+        try await client.connect()
         try await ping(client, timeout: timeout)
-        guard connections > 1 else { return }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 1..<connections {
-                group.addTask { try await ping(client, timeout: timeout) }
-            }
-            try await group.waitForAll()
-        }
     }
 
     /// A ping that gives up after `timeout`. The client's connect timeout

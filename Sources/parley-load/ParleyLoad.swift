@@ -44,8 +44,13 @@ struct ParleyLoad: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Payload bytes per request, for scenarios that carry one.", valueName: "n"))
     var payloadBytes = 256
 
-    @Option(help: ArgumentHelp("Connections to spread calls over.", valueName: "c"))
-    var connections = 4
+    @Option(
+        help: ArgumentHelp(
+            "Connections to spread calls over (default: one per core, that is per event loop of this process; each call takes a connection on its own loop).",
+            valueName: "c"
+        )
+    )
+    var connections: Int?
 
     @Option(help: ArgumentHelp("Closed loop: concurrent workers, each with one call in flight (default: 64).", valueName: "n"))
     var inFlight: Int?
@@ -103,7 +108,7 @@ struct ParleyLoad: AsyncParsableCommand {
         guard (0...Self.maxPayloadBytes).contains(payloadBytes) else {
             throw ValidationError("--payload-bytes must be between 0 and \(Self.maxPayloadBytes)")
         }
-        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+        guard (connections ?? 1) >= 1 else { throw ValidationError("--connections must be at least 1") }
         if let rate {
             guard rate.isFinite, rate > 0 else { throw ValidationError("--rate must be a positive number of calls per second") }
             guard inFlight == nil else {
@@ -151,7 +156,7 @@ struct ParleyLoad: AsyncParsableCommand {
             scenario: scenario,
             server: connection.server,
             loop: open ? .open : .closed,
-            connections: connections,
+            connections: connections ?? System.coreCount,
             inFlight: open ? nil : (inFlight ?? Self.defaultInFlight),
             rate: rate,
             maxOutstanding: open ? maxOutstanding : nil,
@@ -178,7 +183,7 @@ struct ParleyLoad: AsyncParsableCommand {
                 named: settings.scenario,
                 options: ScenarioOptions(payloadBytes: payloadBytes, reserve: reserve.settings, orders: orders.settings, ackLog: ackLog)
             )
-            let configuration = try connection.clientConfiguration(connections: connections, callTimeout: .seconds(timeout))
+            let configuration = try connection.clientConfiguration(connections: settings.connections, callTimeout: .seconds(timeout))
             client = try ParleyClient(configuration: configuration, group: MultiThreadedEventLoopGroup.singleton)
         } catch let error as LoadFailure {
             throw Self.fail(error.message)
@@ -201,7 +206,7 @@ struct ParleyLoad: AsyncParsableCommand {
     {
         let options = CallOptions(timeout: .seconds(settings.timeoutSeconds))
         do {
-            try await Connect.open(client, connections: settings.connections, timeout: .seconds(settings.timeoutSeconds) + .seconds(10))
+            try await Connect.open(client, timeout: .seconds(settings.timeoutSeconds) + .seconds(10))
             try await scenario.prepare(client: client, options: options)
         } catch {
             await client.close()

@@ -43,6 +43,22 @@ struct ConnectionPlacementTests {
         }
     }
 
+    @Test("ParleyClient.connect opens every connection before any call, and the listener spreads them")
+    func clientConnectsAll() async throws {
+        try await withTestDaemon { daemon in
+            let server = daemon.daemon.server
+            let loops = server.connectionsPerLoop.count
+            let client = try daemon.client(connections: 2 * loops)
+            try await client.connect()
+            #expect(await Self.settle(server) { $0 == Array(repeating: 2, count: loops) }, "connections per loop: \(server.connectionsPerLoop)")
+            // Again: the open ones are kept, none is added.
+            try await client.connect()
+            #expect(server.connectionCount == 2 * loops)
+            await client.close()
+            #expect(await Self.settle(server) { $0.allSatisfy { $0 == 0 } }, "connections per loop: \(server.connectionsPerLoop)")
+        }
+    }
+
     /// A client whose one connection is open and has served a call.
     private static func connected(_ daemon: TestDaemon) async throws -> ParleyClient {
         let client = try daemon.client()
