@@ -4,13 +4,11 @@ import Synchronization
 
 /// Opens the client's connections before the clock starts.
 enum Connect {
-    /// Opens every connection in slot order, then pings once — failing at
+    /// Opens every connection, in slot order, then pings once — failing at
     /// once, with the client's message, when no daemon answers — so that
-    /// neither TCP nor TLS setup lands in the measurements. In order, so that
-    /// each of the client's event loops talks to one of the daemon's (the
-    /// daemon spreads connections over its loops in the order they arrive,
-    /// and each call here takes a connection on its own loop): crossed
-    /// pairings cost both sides 20% more CPU per call (benchmarks.md, Session 8).
+    /// neither TCP nor TLS setup lands in the measurements, and every run
+    /// uses all `--connections` (pings sent at once could share one:
+    /// benchmarks.md, Session 8).
     static func open(_ client: ParleyClient, timeout: Duration) async throws {
         try await client.connect()
         try await ping(client, timeout: timeout)
