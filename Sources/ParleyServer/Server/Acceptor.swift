@@ -178,7 +178,8 @@ final class LoopBalancer: Sendable {
     /// One connection's place on a loop, counted until ``release()``.
     final class Lease: Sendable {
         let loop: any EventLoop
-        fileprivate let index: Int
+        /// The loop's position in ``LoopBalancer/loops``.
+        let index: Int
         private let balancer: LoopBalancer
         private let released = Atomic<Bool>(false)
 

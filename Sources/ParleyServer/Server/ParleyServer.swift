@@ -89,6 +89,7 @@ public final class ParleyServer: Service, Sendable {
                 try await withTaskCancellationHandler {
                     try await acceptor.run { descriptor in
                         let lease = balancer.take()
+                        logger.debug("accepted a connection", metadata: ["loop": "\(lease.index)", "open_per_loop": "\(balancer.openPerLoop)"])
                         self.connectionBootstrap(on: lease).withConnectedSocket(descriptor).whenFailure { error in
                             lease.release()
                             logger.warning("could not set up an accepted connection", metadata: ["error": "\(error)"])
