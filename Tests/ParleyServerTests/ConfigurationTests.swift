@@ -31,7 +31,7 @@ struct ConfigurationTests {
         #expect(configuration.server.timeouts.shutdownGrace == .seconds(30))
         #expect(configuration.metrics.port == 9464)
         #expect(configuration.databasePath.hasSuffix(".parley/parley.sqlite"))
-        #expect(configuration.store.checkpointInterval == .milliseconds(200))
+        #expect(configuration.store.checkpointInterval == .milliseconds(50))
         #expect(configuration.store.walRestartPages == 16_384)
         #expect(configuration.store.pageSizeBytes == 2048)
     }
@@ -43,8 +43,8 @@ struct ConfigurationTests {
         #expect(configuration.server.limits.maxConcurrentCalls == 32)
         #expect(configuration.server.timeouts.idle == .seconds(60))
         #expect(configuration.server.host == "127.0.0.1")
-        let store = try load(#"{"store": {"checkpoint_interval_ms": 50, "wal_restart_pages": 4096, "page_size": 4096}}"#).store
-        #expect(store.checkpointInterval == .milliseconds(50) && store.walRestartPages == 4096 && store.maxBatchSize == 512)
+        let store = try load(#"{"store": {"checkpoint_interval_ms": 250, "wal_restart_pages": 4096, "page_size": 4096}}"#).store
+        #expect(store.checkpointInterval == .milliseconds(250) && store.walRestartPages == 4096 && store.maxBatchSize == 512)
         #expect(store.pageSizeBytes == 4096)
         let warehouse = try load(#"{"warehouse": {"max_held_reservations_per_agent": 50, "max_held_units_per_agent": 500}}"#).warehouse
         #expect(warehouse.maxHeldReservationsPerAgent == 50 && warehouse.maxHeldUnitsPerAgent == 500)
