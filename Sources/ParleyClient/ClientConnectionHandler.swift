@@ -250,6 +250,15 @@ enum ClientErrors {
         if let error = error as? FrameDecodingError { return error.rpcError }
         if let error = error as? NIOSSLError {
             switch error {
+            case .handshakeFailed(.sslError(let stack)) where stack == [.eofDuringHandshake]:
+                // Closed without a TLS alert: not a refused certificate (that
+                // comes as an alert) but a server at its connection limit,
+                // shutting down, or a connection cut on the way.
+                return RPCError(
+                    code: .unavailable,
+                    message: "the server closed the connection during the TLS handshake (at its connection limit, or shutting down?)",
+                    cause: error
+                )
             case .handshakeFailed(let inner):
                 return RPCError(code: .unauthenticated, message: "TLS handshake failed: \(describe(inner))", cause: error)
             default:

@@ -121,6 +121,7 @@ public struct DaemonConfiguration: Sendable {
         try require((0...65535).contains(server.port), "listen.port must be 0...65535")
         try require(limits.maxFrameBytes >= 64 && limits.maxFrameBytes <= 1 << 30, "limits.max_frame_bytes must be 64...1073741824")
         try require(limits.maxConcurrentCalls >= 1 && limits.maxConcurrentCalls <= 100_000, "limits.max_concurrent_calls must be 1...100000")
+        try require(limits.maxConnections >= 1 && limits.maxConnections <= 1_000_000, "limits.max_connections must be 1...1000000")
         try require(
             limits.writeBufferLowWaterMark >= 1 && limits.writeBufferLowWaterMark < limits.writeBufferHighWaterMark,
             "limits.write_buffer_low_water_mark must be at least 1 and below limits.write_buffer_high_water_mark"

@@ -25,6 +25,7 @@ struct ConfigurationTests {
         #expect(configuration.server.port == 7443)
         #expect(configuration.server.limits.maxFrameBytes == 4 * 1024 * 1024)
         #expect(configuration.server.limits.maxConcurrentCalls == 256)
+        #expect(configuration.server.limits.maxConnections == 4096)
         #expect(configuration.server.timeouts.handshake == .seconds(10))
         #expect(configuration.server.timeouts.partialFrame == .seconds(30))
         #expect(configuration.server.timeouts.idle == .seconds(300))
@@ -38,9 +39,10 @@ struct ConfigurationTests {
 
     @Test("a file sets what it names and keeps the rest")
     func applies() throws {
-        let configuration = try load(#"{"listen": {"port": 8443}, "limits": {"max_concurrent_calls": 32}, "timeouts_ms": {"idle": 60000}, "log_level": "debug"}"#)
+        let configuration = try load(#"{"listen": {"port": 8443}, "limits": {"max_concurrent_calls": 32, "max_connections": 100}, "timeouts_ms": {"idle": 60000}, "log_level": "debug"}"#)
         #expect(configuration.server.port == 8443)
         #expect(configuration.server.limits.maxConcurrentCalls == 32)
+        #expect(configuration.server.limits.maxConnections == 100)
         #expect(configuration.server.timeouts.idle == .seconds(60))
         #expect(configuration.server.host == "127.0.0.1")
         let store = try load(#"{"store": {"checkpoint_interval_ms": 250, "wal_restart_pages": 4096, "page_size": 4096}}"#).store
@@ -57,6 +59,7 @@ struct ConfigurationTests {
         (#"{"limits": {"max_concurent_calls": 3}}"#, "limits.max_concurent_calls"),
         (#"{"listen": {"port": "eighty"}}"#, "listen.port"),
         (#"{"limits": {"max_concurrent_calls": 0}}"#, "max_concurrent_calls"),
+        (#"{"limits": {"max_connections": 0}}"#, "max_connections"),
         (#"{"timeouts_ms": {"default_call": 10000, "max_call": 5000}}"#, "default_call"),
         (#"{"log_level": "loud"}"#, "log_level"),
         (#"{"store": {"checkpoint_interval_ms": 0}}"#, "store.checkpoint_interval_ms"),

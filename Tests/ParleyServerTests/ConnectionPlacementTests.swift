@@ -59,6 +59,33 @@ struct ConnectionPlacementTests {
         }
     }
 
+    @Test("a connection over limits.max_connections is closed at accept and counted; closing one makes room")
+    func connectionLimit() async throws {
+        var options = TestDaemonOptions()
+        options.configure = { $0.server.limits.maxConnections = 2 }
+        try await withTestDaemon(options) { daemon in
+            let server = daemon.daemon.server
+            let first = try await Self.connected(daemon)
+            let second = try await Self.connected(daemon)
+            let third = try daemon.client()
+            do {
+                _ = try await third.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
+                Issue.record("a third connection was served over a limit of two")
+            } catch let error as RPCError {
+                #expect(error.code == .unavailable, "\(error.message)")
+            }
+            #expect(server.connectionCount == 2)
+            let endpoint = try #require(daemon.daemon.metricsEndpoint)
+            let metrics = try await ClientAndMetricsTests.get("/metrics", port: try #require(try await endpoint.localAddress().port))
+            #expect(metrics.contains("parley_refused_connections_total 1"))
+            await first.close()
+            #expect(await Self.settle(server) { $0.reduce(0, +) == 1 }, "connections per loop: \(server.connectionsPerLoop)")
+            _ = try await third.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
+            await second.close()
+            await third.close()
+        }
+    }
+
     /// A client whose one connection is open and has served a call.
     private static func connected(_ daemon: TestDaemon) async throws -> ParleyClient {
         let client = try daemon.client()

@@ -32,14 +32,19 @@ public struct ServerConfiguration: Sendable {
         /// writable: streaming handlers wait, nothing is buffered without bound.
         public var writeBufferHighWaterMark: Int
         public var writeBufferLowWaterMark: Int
+        /// Connections open at once, counted from accept (before TLS); one
+        /// more is closed as soon as it is accepted.
+        public var maxConnections: Int
 
         public init(
             maxFrameBytes: Int,
             maxConcurrentCalls: Int,
             retryAfterMilliseconds: UInt32,
             writeBufferHighWaterMark: Int,
-            writeBufferLowWaterMark: Int
+            writeBufferLowWaterMark: Int,
+            maxConnections: Int = 4096
         ) {
+            self.maxConnections = maxConnections
             self.maxFrameBytes = maxFrameBytes
             self.maxConcurrentCalls = maxConcurrentCalls
             self.retryAfterMilliseconds = retryAfterMilliseconds
@@ -53,7 +58,8 @@ public struct ServerConfiguration: Sendable {
                 maxConcurrentCalls: 256,
                 retryAfterMilliseconds: 50,
                 writeBufferHighWaterMark: 1024 * 1024,
-                writeBufferLowWaterMark: 256 * 1024
+                writeBufferLowWaterMark: 256 * 1024,
+                maxConnections: 4096
             )
         }
     }

@@ -9,12 +9,14 @@ import ParleyWire
 /// | `parley_calls_total` | counter | method, code |
 /// | `parley_call_duration_seconds` | histogram | method |
 /// | `parley_open_connections` | gauge | |
+/// | `parley_refused_connections_total` | counter | |
 /// | `parley_inflight_calls` | gauge | |
 /// | `parley_store_batch_size` | histogram | |
 public final class ServerMetrics: Sendable {
     private let methods: [String: MethodMetrics]
     let unknownMethod: MethodMetrics
     private let openConnections: Meter
+    private let refusedConnections: Counter
     private let inflightCalls: Meter
     private let batchSize: Recorder
 
@@ -25,6 +27,7 @@ public final class ServerMetrics: Sendable {
         self.methods = methods
         self.unknownMethod = MethodMetrics(path: "unknown", factory: factory)
         self.openConnections = Meter(label: "parley_open_connections", dimensions: [], factory: factory)
+        self.refusedConnections = Counter(label: "parley_refused_connections_total", dimensions: [], factory: factory)
         self.inflightCalls = Meter(label: "parley_inflight_calls", dimensions: [], factory: factory)
         self.batchSize = Recorder(label: "parley_store_batch_size", dimensions: [], aggregate: true, factory: factory)
     }
@@ -33,6 +36,7 @@ public final class ServerMetrics: Sendable {
 
     func connectionOpened() { openConnections.increment() }
     func connectionClosed() { openConnections.decrement() }
+    func connectionRefused() { refusedConnections.increment() }
     func callStarted() { inflightCalls.increment() }
     func callEnded() { inflightCalls.decrement() }
 

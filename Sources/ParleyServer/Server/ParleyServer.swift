@@ -6,6 +6,15 @@ import ParleyPKI
 public import ParleyStore
 import ParleyWire
 public import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The listener (DESIGN §2): TCP, mutual TLS, frames, calls. A `Service`:
 /// graceful shutdown stops accepting, sends GoAway to every connection, lets
@@ -83,11 +92,26 @@ public final class ParleyServer: Service, Sendable {
         let logger = self.logger
         let servingState = self.servingState
         let registry = dependencies.registry
+        let metrics = dependencies.metrics
+        let maxConnections = configuration.limits.maxConnections
+        let refusals = RefusalLog()
         var failure: (any Error)?
         do {
             try await withGracefulShutdownHandler {
                 try await withTaskCancellationHandler {
                     try await acceptor.run { descriptor in
+                        guard balancer.open < maxConnections else {
+                            // Over the limit: closed before TLS, costing no handshake.
+                            close(descriptor)
+                            metrics.connectionRefused()
+                            if let refused = refusals.due() {
+                                logger.warning(
+                                    "connection limit reached; closing new connections",
+                                    metadata: ["max_connections": "\(maxConnections)", "refused": "\(refused)"]
+                                )
+                            }
+                            return
+                        }
                         let lease = balancer.take()
                         logger.debug("accepted a connection", metadata: ["loop": "\(lease.index)", "open_per_loop": "\(balancer.openPerLoop)"])
                         self.connectionBootstrap(on: lease).withConnectedSocket(descriptor).whenFailure { error in
@@ -174,6 +198,23 @@ public final class ParleyServer: Service, Sendable {
         let loop = balancer.loops[0]
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.scheduleTask(in: duration) {}.futureResult.whenComplete { _ in done.resume() }
+        }
+    }
+}
+
+/// Says when to log refused connections: the first at once, then at most
+/// once a second with how many were refused meanwhile.
+private final class RefusalLog: Sendable {
+    private let state = Mutex<(count: Int, last: ContinuousClock.Instant?)>((0, nil))
+
+    /// The refusals since the last line, if a line is due now.
+    func due() -> Int? {
+        state.withLock { state in
+            state.count += 1
+            let now = ContinuousClock.now
+            if let last = state.last, now - last < .seconds(1) { return nil }
+            defer { state = (0, now) }
+            return state.count
         }
     }
 }
