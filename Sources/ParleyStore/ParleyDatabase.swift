@@ -84,7 +84,7 @@ public final class ParleyDatabase: Sendable {
         }
 
         /// Batches of up to 512 writes, a 64 MiB page cache, 1 GiB memory
-        /// map, a checkpoint every 200 ms, the log started over past 16,384
+        /// map, a checkpoint every 50 ms, the log started over past 16,384
         /// pages (32 MiB with the 2 KiB pages of new files).
         public static var defaults: Configuration {
             Configuration(maxBatchSize: 512, busyTimeout: .seconds(5))

@@ -156,7 +156,7 @@ struct ParleyLoad: AsyncParsableCommand {
             scenario: scenario,
             server: connection.server,
             loop: open ? .open : .closed,
-            connections: connections ?? System.coreCount,
+            connections: connections ?? EventLoopPlacement.loops.count,
             inFlight: open ? nil : (inFlight ?? Self.defaultInFlight),
             rate: rate,
             maxOutstanding: open ? maxOutstanding : nil,

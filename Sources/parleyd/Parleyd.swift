@@ -62,6 +62,7 @@ struct Parleyd: AsyncParsableCommand {
             }
         }
 
+        FileDescriptorLimit.prepare(maxConnections: configuration.server.limits.maxConnections, logger: logger)
         let daemon = try Daemon(configuration: configuration, logger: logger)
         if demo {
             // The sample coupon and order go beside the client certificates

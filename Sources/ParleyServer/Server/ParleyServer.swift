@@ -102,8 +102,8 @@ public final class ParleyServer: Service, Sendable {
                     try await acceptor.run { descriptor in
                         guard balancer.open < maxConnections else {
                             // Over the limit: closed before TLS, costing no handshake.
-                            close(descriptor)
                             metrics.connectionRefused()
+                            close(descriptor)
                             if let refused = refusals.due() {
                                 logger.warning(
                                     "connection limit reached; closing new connections",
