@@ -203,15 +203,25 @@ public final class ParleyClient: Sendable {
                     sslContext: sslContext,
                     eventLoop: promise.futureResult.eventLoop
                 )
-                slots.withLock { $0[index] = .ready(connection) }
+                settle(slot: index, attempt: promise.futureResult, as: .ready(connection))
                 promise.succeed(connection)
                 return connection
             } catch {
                 let mapped = ClientErrors.map(error)
-                slots.withLock { $0[index] = .empty }
+                settle(slot: index, attempt: promise.futureResult, as: .empty)
                 promise.fail(mapped)
                 throw mapped
             }
+        }
+    }
+
+    /// Records how a connection attempt ended, unless the slot has moved on
+    /// meanwhile (``close()`` emptied it, and perhaps a newer attempt began):
+    /// then the newer state stays, and ``close()`` closes this connection.
+    private func settle(slot index: Int, attempt: EventLoopFuture<ClientConnection>, as outcome: Slot) {
+        slots.withLock { slots in
+            guard case .connecting(let current) = slots[index], current === attempt else { return }
+            slots[index] = outcome
         }
     }
 }
