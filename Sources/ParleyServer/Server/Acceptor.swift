@@ -95,6 +95,11 @@ final class Acceptor: Sendable {
         }
     }
 
+    /// Closes an accepted socket that is not taken (over the connection limit).
+    static func refuse(_ descriptor: CInt) {
+        close(descriptor)
+    }
+
     /// Stops accepting: wakes the thread. Idempotent; safe before, during
     /// and after ``run(onAccept:)``.
     func stop() {
@@ -177,14 +182,14 @@ final class LoopBalancer: Sendable {
 
     /// One connection's place on a loop, counted until ``release()``.
     final class Lease: Sendable {
-        let loop: any EventLoop
         /// The loop's position in ``LoopBalancer/loops``.
         let index: Int
         private let balancer: LoopBalancer
         private let released = Atomic<Bool>(false)
 
+        var loop: any EventLoop { balancer.loops[index] }
+
         fileprivate init(index: Int, balancer: LoopBalancer) {
-            self.loop = balancer.loops[index]
             self.index = index
             self.balancer = balancer
         }
@@ -202,7 +207,7 @@ final class LoopBalancer: Sendable {
         let index = state.withLock { state in
             let count = state.open.count
             var best = state.cursor
-            for step in 1..<max(count, 1) {
+            for step in 1..<count {
                 let candidate = (state.cursor + step) % count
                 if state.open[candidate] < state.open[best] { best = candidate }
             }

@@ -8,14 +8,6 @@ import ParleyWire
 public import ServiceLifecycle
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The listener (DESIGN §2): TCP, mutual TLS, frames, calls. A `Service`:
 /// graceful shutdown stops accepting, sends GoAway to every connection, lets
 /// in-flight calls finish within the grace period, then closes what is left.
@@ -24,7 +16,6 @@ public final class ParleyServer: Service, Sendable {
     private let sslContext: NIOSSLContext
     private let dependencies: ConnectionHandler.Dependencies
     private let servingState: ServingState
-    private let group: any EventLoopGroup
     private let logger: Logger
     private let bound: EventLoopPromise<SocketAddress>
     private let balancer: LoopBalancer
@@ -57,7 +48,6 @@ public final class ParleyServer: Service, Sendable {
             logger: logger
         )
         self.servingState = servingState
-        self.group = group
         self.logger = logger
         self.bound = group.next().makePromise()
         self.balancer = LoopBalancer(loops: Array(group.makeIterator()))
@@ -68,6 +58,9 @@ public final class ParleyServer: Service, Sendable {
     public func localAddress() async throws -> SocketAddress {
         try await bound.futureResult.get()
     }
+
+    /// The GoAway every connection gets on shutdown.
+    private static let shuttingDown = RPCError(code: .unavailable, message: "the server is shutting down")
 
     /// Open connections right now.
     public var connectionCount: Int { dependencies.registry.count }
@@ -103,7 +96,7 @@ public final class ParleyServer: Service, Sendable {
                         guard balancer.open < maxConnections else {
                             // Over the limit: closed before TLS, costing no handshake.
                             metrics.connectionRefused()
-                            close(descriptor)
+                            Acceptor.refuse(descriptor)
                             if let refused = refusals.due() {
                                 logger.warning(
                                     "connection limit reached; closing new connections",
@@ -126,7 +119,7 @@ public final class ParleyServer: Service, Sendable {
                 servingState.set(.draining)
                 acceptor.stop()
                 registry.forEach {
-                    $0.beginGracefulShutdown(reason: RPCError(code: .unavailable, message: "the server is shutting down"))
+                    $0.beginGracefulShutdown(reason: Self.shuttingDown)
                 }
             }
         } catch {
@@ -178,7 +171,7 @@ public final class ParleyServer: Service, Sendable {
         let clock = ContinuousClock()
         let giveUp = clock.now + configuration.timeouts.shutdownGrace
         while balancer.open > 0 && clock.now < giveUp {
-            registry.forEach { $0.beginGracefulShutdown(reason: RPCError(code: .unavailable, message: "the server is shutting down")) }
+            registry.forEach { $0.beginGracefulShutdown(reason: Self.shuttingDown) }
             await pause(.milliseconds(10))
         }
         if balancer.open > 0 {
