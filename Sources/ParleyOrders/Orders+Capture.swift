@@ -381,9 +381,24 @@ extension Orders {
     }
 
     /// The stored order, if any: read on the calling thread (a point lookup
-    /// on every capture, one statement; see ``ParleyDatabase/readStatementNow(_:)``).
+    /// on every capture, one statement; see ``ParleyDatabase/queryNow(sql:_:row:)``).
     nonisolated func storedOrder(_ key: OrderKey) throws -> StoredOrder? {
-        try database.readStatementNow { db in try OrdersStore.order(db, key) }
+        try database.queryNow(
+            sql: "SELECT \(OrdersStore.orderColumns) FROM orders_order WHERE agent = ? AND order_id = ?",
+            { binder in
+                binder.bind(key.agent)
+                binder.bind(key.orderID)
+            },
+            row: { row in
+                try OrdersStore.stored(
+                    key: OrderKey(agent: row.string(0), orderID: row.string(1)),
+                    mac: row.data(2),
+                    request: row.data(3),
+                    acceptance: row.data(4),
+                    detail: row.data(5)
+                )
+            }
+        ).first
     }
 
     /// Records the request in the merchant's fraud statistics (when its fraud

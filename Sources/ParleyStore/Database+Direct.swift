@@ -67,6 +67,11 @@ public struct DirectRow: ~Copyable {
         guard let text = sqlite3_column_text(handle, column) else { return "" }
         return String(cString: text)
     }
+
+    public func data(_ column: CInt) -> Data {
+        guard let bytes = sqlite3_column_blob(handle, column) else { return Data() }
+        return Data(bytes: bytes, count: Int(sqlite3_column_bytes(handle, column)))
+    }
 }
 
 extension Database {

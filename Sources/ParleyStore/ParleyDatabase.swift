@@ -28,8 +28,8 @@ public final class ParleyDatabase: Sendable {
     public let batchedWriter: BatchedWriter
     /// Where each stored idempotent outcome is (see ``IdempotencyStore``).
     let idempotencyIndex: IdempotencyIndex
-    /// Read-only connections used only by ``readNow(_:)`` (nil in memory).
-    private let blockingReaders: DatabasePool?
+    /// Read-only connections for ``queryNow(sql:_:row:)`` (nil in memory).
+    private let directReaders: DirectReaders?
     /// Copies the log into the database file off the writer thread (nil in memory).
     private let checkpointer: Checkpointer?
 
@@ -96,13 +96,13 @@ public final class ParleyDatabase: Sendable {
 
     init(
         writer: any DatabaseWriter,
-        blockingReaders: DatabasePool? = nil,
+        directReaders: DirectReaders? = nil,
         checkpointing path: String? = nil,
         configuration: Configuration,
         onBatch: (@Sendable (Int) -> Void)?
     ) throws {
         self.writer = writer
-        self.blockingReaders = blockingReaders
+        self.directReaders = directReaders
         // Read before the writer and checkpoint threads start, so a failure
         // leaves no thread behind.
         let index = IdempotencyIndex()
@@ -140,13 +140,20 @@ public final class ParleyDatabase: Sendable {
         // fsynced from here on.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try migrate(pool, migrations: migrations)
-        var readOnly = grdbConfiguration(configuration)
-        readOnly.readonly = true
-        readOnly.maximumReaderCount = 4
-        let readers = try DatabasePool(path: path, configuration: readOnly)
-        return try ParleyDatabase(
-            writer: pool, blockingReaders: readers, checkpointing: path, configuration: configuration, onBatch: onBatch
+        let readers = try DirectReaders(
+            path: path,
+            count: 4,
+            busyTimeout: configuration.busyTimeout,
+            mmapSizeBytes: configuration.mmapSizeBytes
         )
+        do {
+            return try ParleyDatabase(
+                writer: pool, directReaders: readers, checkpointing: path, configuration: configuration, onBatch: onBatch
+            )
+        } catch {
+            readers.close()
+            throw error
+        }
     }
 
     /// An in-memory database for tests (no durability).
@@ -197,25 +204,18 @@ public final class ParleyDatabase: Sendable {
         try migrator.migrate(writer)
     }
 
-    /// Reads on the calling thread, without a hop to a database queue: for a
-    /// few indexed rows on a hot path (the Orders inventory plug-in reads
-    /// stock per negotiation). It uses connections of its own that nothing
-    /// reads asynchronously — an async read of GRDB's pool holds its
-    /// connection while it waits for the executor, so a caller blocking an
-    /// executor thread on that pool could wait on itself. Blocks for as long
-    /// as `body` runs; keep it short.
-    public func readNow<T>(_ body: (Database) throws -> T) throws -> T {
-        if let blockingReaders { return try blockingReaders.read(body) }
-        return try writer.read(body)
-    }
-
-    /// ``readNow(_:)`` for a body that runs **one** statement: without the
-    /// transaction around it (a statement alone reads one consistent state),
-    /// which costs a BEGIN and a COMMIT per read on a hot path (Capture's
-    /// lookup of a stored order).
-    public func readStatementNow<T>(_ body: (Database) throws -> T) throws -> T {
-        if let blockingReaders { return try blockingReaders.unsafeRead(body) }
-        return try writer.read(body)
+    /// Runs one query — a **single** statement, which reads one consistent
+    /// state — on the calling thread, with `bind`'s values, mapping each
+    /// row: for a few indexed rows on a hot path (the Orders inventory
+    /// plug-in's stock read, Capture's check for a stored order). It uses
+    /// connections of its own (``DirectReaders``), not GRDB's pool: an async
+    /// read of the pool holds its connection while it waits for the
+    /// executor, so a caller blocking an executor thread on that pool could
+    /// wait on itself, and the pool's machinery costs several times the SQL.
+    /// In memory, it reads through the writer's connection.
+    public func queryNow<T: Sendable>(sql: String, _ bind: (inout DirectBinder) -> Void, row map: (borrowing DirectRow) throws -> T) throws -> [T] {
+        if let directReaders { return try directReaders.query(sql: sql, bind, row: map) }
+        return try writer.read { db in try db.queryDirect(sql: sql, bind, row: map) }
     }
 
     /// The value of a pragma on the writer connection (the one whose
@@ -228,7 +228,7 @@ public final class ParleyDatabase: Sendable {
     public func close() async throws {
         await checkpointer?.stop()
         await batchedWriter.stop()
-        try blockingReaders?.close()
+        directReaders?.close()
         if let pool = writer as? DatabasePool {
             try pool.close()
         } else if let queue = writer as? DatabaseQueue {

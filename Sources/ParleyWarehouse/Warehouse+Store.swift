@@ -45,6 +45,19 @@ enum Store {
         WHERE r.state = 'HELD' AND r.expires_at_ms <= ?
         """
 
+    /// One SKU's free units at `?1` in one statement: its counters, with the
+    /// units of its lapsed holds given back (the subquery walks the same
+    /// partial index of HELD reservations by expiry as ``dueHeldSQL``).
+    /// No row: the SKU is unknown.
+    static let freeNowSQL = """
+        SELECT s.allocated - s.held - s.sold + COALESCE((
+            SELECT SUM(l.quantity)
+            FROM warehouse_reservation r CROSS JOIN warehouse_reservation_line l ON l.reservation_id = r.id
+            WHERE r.state = 'HELD' AND r.expires_at_ms <= ?1 AND l.merchant = s.merchant AND l.sku = s.sku
+        ), 0)
+        FROM warehouse_sku s WHERE s.merchant = ?2 AND s.sku = ?3
+        """
+
     static func dueHeld(_ db: Database, now: Int64) throws -> [SkuKey: Int64] {
         var lapsed: [SkuKey: Int64] = [:]
         let rows = try db.queryDirect(

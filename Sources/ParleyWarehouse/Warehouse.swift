@@ -125,11 +125,26 @@ public actor Warehouse {
         return try await database.writer.read { db in try Self.availability(db, items, now: now) }
     }
 
-    /// ``availability(_:)`` read on the calling thread (``ParleyDatabase/readNow(_:)``):
-    /// for callers on a hot path, such as the Orders inventory plug-in.
+    /// ``availability(_:)`` read on the calling thread
+    /// (``ParleyDatabase/queryNow(sql:_:row:)``): for callers on a hot path,
+    /// such as the Orders inventory plug-in. Each SKU's count is one
+    /// statement, so it is exact as of one moment; the SKUs of one call may
+    /// be read moments apart (``availability(_:)`` reads them all at once).
     public nonisolated func availabilityNow(_ items: [(merchant: String, sku: String)]) throws -> [SkuAvailability] {
+        guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
         let now = clock.nowMilliseconds
-        return try database.readNow { db in try Self.availability(db, items, now: now) }
+        return try items.map { item in
+            let free = try database.queryNow(
+                sql: Store.freeNowSQL,
+                { binder in
+                    binder.bind(now)
+                    binder.bind(item.merchant)
+                    binder.bind(item.sku)
+                },
+                row: { $0.int64(0) }
+            ).first
+            return SkuAvailability(merchant: item.merchant, sku: item.sku, known: free != nil, free: free ?? 0)
+        }
     }
 
     private static func availability(_ db: Database, _ items: [(merchant: String, sku: String)], now: Int64) throws -> [SkuAvailability] {

@@ -293,4 +293,59 @@ struct StoreTests {
         defer { group.shutdownGracefully { _ in } }
         #expect(try await group.next().submit { BatchedWriter.currentLastingEventLoop == nil }.get())
     }
+
+    @Test("queryNow reads each statement's committed state on its own connections, from many threads at once")
+    func queryNowReadsCommittedState() async throws {
+        try await withDatabase { database, _ in
+            let count = { () throws -> Int64 in
+                try database.queryNow(sql: "SELECT COUNT(*), COALESCE(SUM(value), 0) FROM item", { _ in }, row: { $0.int64(0) })[0]
+            }
+            #expect(try count() == 0)
+            for value in 1...20 {
+                _ = try await database.batchedWriter.write { db in
+                    try db.executeDirect(sql: "INSERT INTO item (value) VALUES (?)") { $0.bind(value) }
+                }
+                // Each query is a fresh snapshot: it sees the write just acknowledged.
+                #expect(try count() == Int64(value))
+            }
+            // More threads than connections (4): a query waits for a free one.
+            let sums = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for thread in 0..<16 {
+                    group.addTask {
+                        var total: Int64 = 0
+                        for round in 0..<200 {
+                            let value = (thread + round) % 20 + 1
+                            let found = try database.queryNow(
+                                sql: "SELECT value FROM item WHERE value = ?",
+                                { $0.bind(value) },
+                                row: { $0.int64(0) }
+                            )
+                            total += found.first ?? -1_000_000
+                        }
+                        return total
+                    }
+                }
+                return try await group.reduce(into: [Int64]()) { $0.append($1) }
+            }
+            let expected = (0..<16).map { thread in (0..<200).reduce(Int64(0)) { $0 + Int64((thread + $1) % 20 + 1) } }
+            #expect(sums.sorted() == expected.sorted())
+            // A bad statement is an error, and the connection stays usable.
+            #expect(throws: DatabaseError.self) {
+                _ = try database.queryNow(sql: "SELECT nothing FROM nowhere", { _ in }, row: { $0.int64(0) })
+            }
+            #expect(try count() == 20)
+        }
+    }
+
+    @Test("queryNow after close fails; it never touches a closed connection")
+    func queryNowAfterClose() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-store-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try ParleyDatabase.open(path: directory.appendingPathComponent("test.sqlite").path, migrations: [Self.itemTable])
+        #expect(try database.queryNow(sql: "SELECT COUNT(*) FROM item", { _ in }, row: { $0.int64(0) }) == [0])
+        try await database.close()
+        #expect(throws: StoreError.self) {
+            _ = try database.queryNow(sql: "SELECT COUNT(*) FROM item", { _ in }, row: { $0.int64(0) })
+        }
+    }
 }

@@ -19,6 +19,16 @@ struct WarehouseQueryPlanTests {
         #expect(plan.dropFirst().allSatisfy { !$0.hasPrefix("SCAN") }, "plan: \(plan)")
     }
 
+    @Test("the hot path's free count looks its SKU up by key and its lapsed holds up from the due index")
+    func freeNowUsesKeys() throws {
+        let database = try ParleyDatabase.inMemory(migrations: WarehouseSchema.migrations)
+        let plan = try database.writer.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + Store.freeNowSQL, arguments: [0, "m", "s"]).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("warehouse_reservation_due") }, "plan: \(plan)")
+        #expect(plan.allSatisfy { !$0.hasPrefix("SCAN") }, "plan: \(plan)")
+    }
+
     @Test("reservation listings walk an index newest first: no scan of every reservation, no sort", arguments: [
         WarehouseCaller(principal: "widgets", kinds: [.merchant]),
         WarehouseCaller(principal: "acme-travel", kinds: [.agent]),

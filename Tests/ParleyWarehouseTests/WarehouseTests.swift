@@ -27,8 +27,12 @@ struct WarehouseTests {
         _ = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: sku, delta: units, reason: "morning count")], caller: merchant)
     }
 
-    func free(_ warehouse: Warehouse, sku: String = "widget") async throws -> Int64 {
-        try await warehouse.availability([(merchant: "widgets", sku: sku)])[0].free
+    /// The free count, which the hot path's one-statement read must agree with.
+    func free(_ warehouse: Warehouse, sku: String = "widget", sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int64 {
+        let read = try await warehouse.availability([(merchant: "widgets", sku: sku)])[0]
+        let now = try warehouse.availabilityNow([(merchant: "widgets", sku: sku)])[0]
+        #expect(now == read, sourceLocation: sourceLocation)
+        return read.free
     }
 
     func line(_ quantity: Int64, sku: String = "widget") -> ReservationLineRequest {

@@ -146,15 +146,21 @@ enum OrdersStore {
         ).map(stored)
     }
 
+    /// A row of ``orderColumns``.
     static func stored(_ row: Row) throws -> StoredOrder {
-        let request = try Parley_V1_OrderAcceptanceRequest(serializedBytes: row[3] as Data)
-        let acceptance = try Parley_V1_OrderAcceptanceResponse(serializedBytes: row[4] as Data)
+        try stored(key: OrderKey(agent: row[0], orderID: row[1]), mac: row[2], request: row[3], acceptance: row[4], detail: row[5])
+    }
+
+    /// An order from its stored columns (see ``orderColumns``).
+    static func stored(key: OrderKey, mac: Data, request requestBytes: Data, acceptance acceptanceBytes: Data, detail: Data) throws -> StoredOrder {
+        let request = try Parley_V1_OrderAcceptanceRequest(serializedBytes: requestBytes)
+        let acceptance = try Parley_V1_OrderAcceptanceResponse(serializedBytes: acceptanceBytes)
         return StoredOrder(
-            key: OrderKey(agent: row[0], orderID: row[1]),
-            mac: row[2],
+            key: key,
+            mac: mac,
             request: request,
             acceptance: acceptance,
-            order: try completed(Parley_V1_Order(serializedBytes: row[5] as Data), request: request, acceptance: acceptance)
+            order: try completed(Parley_V1_Order(serializedBytes: detail), request: request, acceptance: acceptance)
         )
     }
 
