@@ -40,7 +40,7 @@ public final class DirectReaders: Sendable {
 
     private let slots: [Slot]
     /// Where the next query starts looking for a free connection.
-    private let next = Atomic<Int>(0)
+    private let next = Atomic<UInt>(0)
 
     /// Opens `count` read-only connections to the database file at `path`
     /// (in WAL mode, created and migrated already).
@@ -69,22 +69,28 @@ public final class DirectReaders: Sendable {
     }
 
     /// Runs one query (a single statement) with `bind`'s values and maps
-    /// each row. Blocks while every connection is busy.
+    /// each row. Blocks while every connection is busy. `bind` and `map` run
+    /// with a connection locked: they must not query again.
     public func query<T: Sendable>(sql: String, _ bind: (inout DirectBinder) -> Void, row map: (borrowing DirectRow) throws -> T) throws -> [T] {
-        let start = next.add(1, ordering: .relaxed).oldValue
+        let start = Int(next.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(slots.count))
         for offset in 0..<slots.count {
-            let index = (start &+ offset) % slots.count
+            let index = (start + offset) % slots.count
             if let rows = try slots[index].connection.withLockIfAvailable({ try Self.query($0, sql, bind, map) }) {
                 return rows
             }
         }
-        return try slots[start % slots.count].connection.withLock { try Self.query($0, sql, bind, map) }
+        return try slots[start].connection.withLock { try Self.query($0, sql, bind, map) }
     }
 
-    /// Finalizes the statements and closes the connections. Queries after
-    /// it fail.
+    /// Finalizes the statements and closes the connections (after the
+    /// queries running on them). Queries after it fail; closing again does
+    /// nothing.
     public func close() {
         for slot in slots { slot.connection.withLock { Self.close($0) } }
+    }
+
+    deinit {
+        close()
     }
 
     private static func query<T>(

@@ -130,6 +130,11 @@ public actor Warehouse {
     /// such as the Orders inventory plug-in. Each SKU's count is one
     /// statement, so it is exact as of one moment; the SKUs of one call may
     /// be read moments apart (``availability(_:)`` reads them all at once).
+    /// (One statement per SKU measured as fast as one for all of an order's
+    /// SKUs, whose `IN` list SQLite builds into a temporary index.) Each
+    /// SKU's lapsed holds are summed from the reservations still written
+    /// down as HELD past their expiry, which the sweeper keeps few; while it
+    /// catches up on a backlog (after downtime) this read costs more per SKU.
     public nonisolated func availabilityNow(_ items: [(merchant: String, sku: String)]) throws -> [SkuAvailability] {
         guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
         let now = clock.nowMilliseconds

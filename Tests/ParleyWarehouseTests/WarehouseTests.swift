@@ -74,6 +74,35 @@ struct WarehouseTests {
         #expect(audit.held == 0)
     }
 
+    @Test("the hot path's read agrees with GetAvailability on a database file: 40 SKUs, repeats, unknown SKUs, lapsed and live holds")
+    func availabilityNowAgrees() async throws {
+        // A database file: the hot path reads it on connections of its own.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-warehouse-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let database = try ParleyDatabase.open(path: directory.appendingPathComponent("w.sqlite").path, migrations: WarehouseSchema.migrations)
+        let warehouse = try makeWarehouse(database: database)
+        let skus = (0..<40).map { "sku-\($0)" }
+        _ = try await warehouse.allocate(
+            merchant: "widgets",
+            adjustments: skus.enumerated().map { .init(sku: $1, delta: Int64(10 + $0), reason: "count") },
+            caller: merchant
+        )
+        // A bundle that lapses (two lines of one SKU), and one that stays held.
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(2, sku: "sku-3"), line(1, sku: "sku-3"), line(4, sku: "sku-35")], holdSeconds: 60, reference: "lapses"))
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(5, sku: "sku-3"), line(1, sku: "sku-39")], holdSeconds: 600, reference: "stays"))
+        clock.advance(by: .seconds(61))
+        let items = (skus + ["sku-3", "nope"]).map { (merchant: "widgets", sku: $0) } + [(merchant: "gadgets", sku: "sku-1")]
+        let read = try await warehouse.availability(items)
+        #expect(try warehouse.availabilityNow(items) == read)
+        let free = Dictionary(read.map { ($0.merchant + "/" + $0.sku, $0) }, uniquingKeysWith: { first, _ in first })
+        #expect(free["widgets/sku-3"]?.free == 8)  // 13 allocated, 5 held by the live bundle
+        #expect(free["widgets/sku-35"]?.free == 45)  // its only hold lapsed
+        #expect(free["widgets/sku-39"]?.free == 48)  // 49 allocated, 1 held
+        #expect(free["widgets/nope"]?.known == false)
+        #expect(free["gadgets/sku-1"]?.known == false)
+        try await database.close()
+    }
+
     @Test("extensions cannot hold stock past the reservation's lifetime")
     func lifetime() async throws {
         let warehouse = try makeWarehouse()
