@@ -72,14 +72,52 @@ public final class DirectReaders: Sendable {
     /// each row. Blocks while every connection is busy. `bind` and `map` run
     /// with a connection locked: they must not query again.
     public func query<T: Sendable>(sql: String, _ bind: (inout DirectBinder) -> Void, row map: (borrowing DirectRow) throws -> T) throws -> [T] {
+        try withConnection { try Self.query($0, sql, bind, map) }
+    }
+
+    /// Runs one statement `count` times — the `index`-th time with
+    /// `bind(index, …)`'s values — in one read transaction, so that every
+    /// run reads the same state; returns each run's rows. Cheaper than as
+    /// many calls of ``query(sql:_:row:)``: SQLite takes and drops its
+    /// read locks (system calls) once per transaction.
+    public func queryEach<T: Sendable>(
+        sql: String,
+        count: Int,
+        _ bind: (Int, inout DirectBinder) -> Void,
+        row map: (borrowing DirectRow) throws -> T
+    ) throws -> [[T]] {
+        guard count > 1 else {
+            return count == 1 ? [try query(sql: sql, { bind(0, &$0) }, row: map)] : []
+        }
+        return try withConnection { connection in
+            _ = try Self.query(connection, "BEGIN", { _ in }, { _ in () })
+            do {
+                let results = try (0..<count).map { index in try Self.query(connection, sql, { bind(index, &$0) }, map) }
+                _ = try Self.query(connection, "COMMIT", { _ in }, { _ in () })
+                return results
+            } catch {
+                // A connection left inside a transaction would read that
+                // snapshot forever: end it, or close the connection.
+                if let handle = connection.handle, sqlite3_get_autocommit(handle) == 0,
+                    sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) != SQLITE_OK
+                {
+                    Self.close(connection)
+                }
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` on the first free connection, or waits for one.
+    private func withConnection<R: Sendable>(_ body: (Connection) throws -> R) throws -> R {
         let start = Int(next.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(slots.count))
         for offset in 0..<slots.count {
             let index = (start + offset) % slots.count
-            if let rows = try slots[index].connection.withLockIfAvailable({ try Self.query($0, sql, bind, map) }) {
-                return rows
+            if let result = try slots[index].connection.withLockIfAvailable({ try body($0) }) {
+                return result
             }
         }
-        return try slots[start].connection.withLock { try Self.query($0, sql, bind, map) }
+        return try slots[start].connection.withLock { try body($0) }
     }
 
     /// Finalizes the statements and closes the connections (after the

@@ -218,6 +218,21 @@ public final class ParleyDatabase: Sendable {
         return try writer.read { db in try db.queryDirect(sql: sql, bind, row: map) }
     }
 
+    /// ``queryNow(sql:_:row:)`` of one statement run `count` times, the
+    /// `index`-th time with `bind(index, …)`'s values, all reading the same
+    /// state (one read transaction); each run's rows.
+    public func queryEachNow<T: Sendable>(
+        sql: String,
+        count: Int,
+        _ bind: (Int, inout DirectBinder) -> Void,
+        row map: (borrowing DirectRow) throws -> T
+    ) throws -> [[T]] {
+        if let directReaders { return try directReaders.queryEach(sql: sql, count: count, bind, row: map) }
+        return try writer.read { db in
+            try (0..<count).map { index in try db.queryDirect(sql: sql, { bind(index, &$0) }, row: map) }
+        }
+    }
+
     /// The value of a pragma on the writer connection (the one whose
     /// settings decide durability), for checks and operations.
     public func pragma(_ name: String) throws -> String? {

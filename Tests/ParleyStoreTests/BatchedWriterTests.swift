@@ -348,4 +348,41 @@ struct StoreTests {
             _ = try database.queryNow(sql: "SELECT COUNT(*) FROM item", { _ in }, row: { $0.int64(0) })
         }
     }
+
+    @Test("queryEachNow runs a statement once per index in one read; a failing run ends that read and nothing stays stale")
+    func queryEachNow() async throws {
+        try await withDatabase { database, _ in
+            _ = try await database.batchedWriter.write { db in
+                for value in [10, 20, 30] { try db.executeDirect(sql: "INSERT INTO item (value) VALUES (?)") { $0.bind(value) } }
+            }
+            let wanted: [Int64] = [30, 5, 10, 20]
+            let rows = try database.queryEachNow(
+                sql: "SELECT value FROM item WHERE value = ?",
+                count: wanted.count,
+                { index, binder in binder.bind(wanted[index]) },
+                row: { $0.int64(0) }
+            )
+            #expect(rows == [[30], [], [10], [20]])
+            // abs() of the smallest integer is a run-time error: the third run fails.
+            for _ in 0..<8 {
+                #expect(throws: DatabaseError.self) {
+                    _ = try database.queryEachNow(
+                        sql: "SELECT CASE WHEN ?1 = 3 THEN abs(-9223372036854775807 - 1) ELSE ?1 END",
+                        count: 4,
+                        { index, binder in binder.bind(index + 1) },
+                        row: { $0.int64(0) }
+                    )
+                }
+            }
+            _ = try await database.batchedWriter.write { db in
+                try db.executeDirect(sql: "INSERT INTO item (value) VALUES (40)") { _ in }
+            }
+            // Every connection (queries rotate over them) sees the new row:
+            // none was left inside the failed read's snapshot.
+            for _ in 0..<8 {
+                let counts = try database.queryEachNow(sql: "SELECT COUNT(*) FROM item", count: 2, { _, _ in }, row: { $0.int64(0) })
+                #expect(counts == [[4], [4]])
+            }
+        }
+    }
 }
