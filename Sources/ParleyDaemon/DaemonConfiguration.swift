@@ -123,6 +123,14 @@ public struct DaemonConfiguration: Sendable {
         try require(limits.maxConcurrentCalls >= 1 && limits.maxConcurrentCalls <= 100_000, "limits.max_concurrent_calls must be 1...100000")
         try require(limits.maxConnections >= 1 && limits.maxConnections <= 1_000_000, "limits.max_connections must be 1...1000000")
         try require(
+            limits.maxConnectionsPerAddress >= 1 && limits.maxConnectionsPerAddress <= 1_000_000,
+            "limits.max_connections_per_address must be 1...1000000"
+        )
+        try require(
+            limits.maxConnectionsPerPrincipal >= 1 && limits.maxConnectionsPerPrincipal <= 1_000_000,
+            "limits.max_connections_per_principal must be 1...1000000"
+        )
+        try require(
             limits.writeBufferLowWaterMark >= 1 && limits.writeBufferLowWaterMark < limits.writeBufferHighWaterMark,
             "limits.write_buffer_low_water_mark must be at least 1 and below limits.write_buffer_high_water_mark"
         )

@@ -26,6 +26,8 @@ struct ConfigurationTests {
         #expect(configuration.server.limits.maxFrameBytes == 4 * 1024 * 1024)
         #expect(configuration.server.limits.maxConcurrentCalls == 256)
         #expect(configuration.server.limits.maxConnections == 4096)
+        #expect(configuration.server.limits.maxConnectionsPerAddress == 1024)
+        #expect(configuration.server.limits.maxConnectionsPerPrincipal == 256)
         #expect(configuration.server.timeouts.handshake == .seconds(10))
         #expect(configuration.server.timeouts.partialFrame == .seconds(30))
         #expect(configuration.server.timeouts.idle == .seconds(300))
@@ -43,6 +45,8 @@ struct ConfigurationTests {
         #expect(configuration.server.port == 8443)
         #expect(configuration.server.limits.maxConcurrentCalls == 32)
         #expect(configuration.server.limits.maxConnections == 100)
+        let perSource = try load(#"{"limits": {"max_connections_per_address": 16, "max_connections_per_principal": 8}}"#).server.limits
+        #expect(perSource.maxConnectionsPerAddress == 16 && perSource.maxConnectionsPerPrincipal == 8 && perSource.maxConnections == 4096)
         #expect(configuration.server.timeouts.idle == .seconds(60))
         #expect(configuration.server.host == "127.0.0.1")
         let store = try load(#"{"store": {"checkpoint_interval_ms": 250, "wal_restart_pages": 4096, "page_size": 4096}}"#).store
@@ -60,6 +64,8 @@ struct ConfigurationTests {
         (#"{"listen": {"port": "eighty"}}"#, "listen.port"),
         (#"{"limits": {"max_concurrent_calls": 0}}"#, "max_concurrent_calls"),
         (#"{"limits": {"max_connections": 0}}"#, "max_connections"),
+        (#"{"limits": {"max_connections_per_address": 0}}"#, "max_connections_per_address"),
+        (#"{"limits": {"max_connections_per_principal": 2000000}}"#, "max_connections_per_principal"),
         (#"{"timeouts_ms": {"default_call": 10000, "max_call": 5000}}"#, "default_call"),
         (#"{"log_level": "loud"}"#, "log_level"),
         (#"{"store": {"checkpoint_interval_ms": 0}}"#, "store.checkpoint_interval_ms"),

@@ -61,34 +61,68 @@ struct ConnectionPlacementTests {
 
     @Test("a connection over limits.max_connections is closed at accept and counted; closing one makes room")
     func connectionLimit() async throws {
+        try await Self.refusesOneMore({ $0.server.limits.maxConnections = 2 }, as: ("tester", "tester", "tester"), code: .unavailable)
+    }
+
+    @Test("limits.max_connections_per_address: one more from the same address is closed at accept, and counted")
+    func perAddressLimit() async throws {
+        // Different principals: the limit is the address's.
+        try await Self.refusesOneMore({ $0.server.limits.maxConnectionsPerAddress = 2 }, as: ("one", "two", "three"), code: .unavailable)
+    }
+
+    @Test("limits.max_connections_per_principal: one more with the same principal gets RESOURCE_EXHAUSTED; others are served")
+    func perPrincipalLimit() async throws {
+        // Two certificates of one principal count together; another principal is not affected.
+        try await Self.refusesOneMore(
+            { $0.server.limits.maxConnectionsPerPrincipal = 2 },
+            as: ("busy", "busy", "busy"),
+            code: .resourceExhausted,
+            message: "max_connections_per_principal",
+            unaffected: "calm"
+        )
+    }
+
+    /// With a limit of two set by `configure`: two clients (the first two
+    /// principals) are served; a third (the last) is refused with `code`
+    /// and counted in the refusal metric; a client of `unaffected` is still
+    /// served; once the first closes, the third is served.
+    private static func refusesOneMore(
+        _ configure: @escaping @Sendable (inout DaemonConfiguration) -> Void,
+        as principals: (String, String, String),
+        code: RPCError.Code,
+        message: String? = nil,
+        unaffected: String? = nil
+    ) async throws {
         var options = TestDaemonOptions()
-        options.configure = { $0.server.limits.maxConnections = 2 }
+        options.configure = configure
         try await withTestDaemon(options) { daemon in
             let server = daemon.daemon.server
-            let first = try await Self.connected(daemon)
-            let second = try await Self.connected(daemon)
-            let third = try daemon.client()
+            let first = try await Self.connected(daemon, as: principals.0)
+            let second = try await Self.connected(daemon, as: principals.1)
+            let third = try daemon.client(principals.2)
             do {
                 _ = try await third.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
                 Issue.record("a third connection was served over a limit of two")
             } catch let error as RPCError {
-                #expect(error.code == .unavailable, "\(error.message)")
+                #expect(error.code == code, "\(error.message)")
+                if let message { #expect(error.message.contains(message), "\(error.message)") }
             }
-            #expect(server.connectionCount == 2)
+            let other = try await unaffected.asyncMap { try await Self.connected(daemon, as: $0) }
+            #expect(server.connectionCount == 2 + (other == nil ? 0 : 1))
             let endpoint = try #require(daemon.daemon.metricsEndpoint)
             let metrics = try await ClientAndMetricsTests.get("/metrics", port: try #require(try await endpoint.localAddress().port))
             #expect(metrics.contains("parley_refused_connections_total 1"))
             await first.close()
-            #expect(await Self.settle(server) { $0.reduce(0, +) == 1 }, "connections per loop: \(server.connectionsPerLoop)")
+            let open = 1 + (other == nil ? 0 : 1)
+            #expect(await Self.settle(server) { $0.reduce(0, +) == open }, "connections per loop: \(server.connectionsPerLoop)")
             _ = try await third.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
-            await second.close()
-            await third.close()
+            for client in [second, third] + (other.map { [$0] } ?? []) { await client.close() }
         }
     }
 
     /// A client whose one connection is open and has served a call.
-    private static func connected(_ daemon: TestDaemon) async throws -> ParleyClient {
-        let client = try daemon.client()
+    private static func connected(_ daemon: TestDaemon, as principal: String = "tester") async throws -> ParleyClient {
+        let client = try daemon.client(principal)
         _ = try await client.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
         return client
     }
@@ -107,17 +141,24 @@ struct ConnectionPlacementTests {
 
 @Suite("The accepting thread")
 struct AcceptorTests {
-    @Test("stop wakes a thread waiting for connections; its socket is closed and the port free again")
+    @Test("stop wakes a thread waiting for connections; its socket is closed and the port free again; peers are named by address")
     func stopWakesAndCloses() async throws {
         let acceptor = try Acceptor(host: "127.0.0.1", port: 0, backlog: 8, logger: Logger(label: "test"))
         let port = try #require(acceptor.address.port)
         let accepted = Mutex<[CInt]>([])
-        let running = Task { try await acceptor.run { descriptor in accepted.withLock { $0.append(descriptor) } } }
+        let peers = Mutex<[String]>([])
+        let running = Task {
+            try await acceptor.run { descriptor, peer in
+                peers.withLock { $0.append(peer) }
+                accepted.withLock { $0.append(descriptor) }
+            }
+        }
         // A connection is taken and handed over.
         let client = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
         let giveUp = ContinuousClock.now + .seconds(5)
         while accepted.withLock({ $0.isEmpty }) && ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(5)) }
         #expect(accepted.withLock { $0.count } == 1)
+        #expect(peers.withLock { $0 } == ["127.0.0.1"])
         // Stopping, twice, ends the thread while it waits in poll.
         acceptor.stop()
         acceptor.stop()
@@ -125,8 +166,16 @@ struct AcceptorTests {
         // The listening socket is closed: the same port binds again.
         let again = try Acceptor(host: "127.0.0.1", port: port, backlog: 8, logger: Logger(label: "test"))
         again.stop()
-        try await again.run { _ in Issue.record("a stopped acceptor accepted") }
+        try await again.run { _, _ in Issue.record("a stopped acceptor accepted") }
         try await client.close()
         for descriptor in accepted.withLock({ $0 }) { close(descriptor) }
+    }
+}
+
+extension Optional {
+    /// `map` for an async transform.
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let self else { return nil }
+        return try await transform(self)
     }
 }

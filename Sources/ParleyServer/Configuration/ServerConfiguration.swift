@@ -35,6 +35,13 @@ public struct ServerConfiguration: Sendable {
         /// Connections open at once, counted from accept (before TLS); one
         /// more is closed as soon as it is accepted.
         public var maxConnections: Int
+        /// Connections open at once from one source IP address, counted
+        /// from accept; one more from it is closed as soon as it is accepted.
+        public var maxConnectionsPerAddress: Int
+        /// Connections open at once with one principal's certificates,
+        /// counted from the handshake; one more gets GoAway
+        /// RESOURCE_EXHAUSTED and is closed before any call.
+        public var maxConnectionsPerPrincipal: Int
 
         public init(
             maxFrameBytes: Int,
@@ -42,9 +49,13 @@ public struct ServerConfiguration: Sendable {
             retryAfterMilliseconds: UInt32,
             writeBufferHighWaterMark: Int,
             writeBufferLowWaterMark: Int,
-            maxConnections: Int = 4096
+            maxConnections: Int = 4096,
+            maxConnectionsPerAddress: Int = 1024,
+            maxConnectionsPerPrincipal: Int = 256
         ) {
             self.maxConnections = maxConnections
+            self.maxConnectionsPerAddress = maxConnectionsPerAddress
+            self.maxConnectionsPerPrincipal = maxConnectionsPerPrincipal
             self.maxFrameBytes = maxFrameBytes
             self.maxConcurrentCalls = maxConcurrentCalls
             self.retryAfterMilliseconds = retryAfterMilliseconds
@@ -59,7 +70,9 @@ public struct ServerConfiguration: Sendable {
                 retryAfterMilliseconds: 50,
                 writeBufferHighWaterMark: 1024 * 1024,
                 writeBufferLowWaterMark: 256 * 1024,
-                maxConnections: 4096
+                maxConnections: 4096,
+                maxConnectionsPerAddress: 1024,
+                maxConnectionsPerPrincipal: 256
             )
         }
     }

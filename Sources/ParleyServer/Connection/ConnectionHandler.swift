@@ -55,6 +55,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         let configuration: ServerConfiguration
         let revocations: RevocationList
         let registry: ConnectionRegistry
+        /// Authenticated connections per principal (`limits.max_connections_per_principal`).
+        let principals: ConnectionQuota<String>
+        let principalRefusals: RefusalLog
         let metrics: ServerMetrics
         let logger: Logger
     }
@@ -65,6 +68,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var bound: NIOLoopBound<ConnectionHandler>?
     private(set) var identity: PeerIdentity?
+    /// The principal this connection is counted for in `principals`.
+    private var countedPrincipal: String?
     private var logger: Logger
 
     private var isClosing = false
@@ -128,6 +133,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         dependencies.registry.remove(bound)
         dependencies.metrics.connectionClosed()
+        if let countedPrincipal {
+            dependencies.principals.release(countedPrincipal)
+            self.countedPrincipal = nil
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -167,6 +176,24 @@ final class ConnectionHandler: ChannelInboundHandler {
                 goAwayAndClose(RPCError(code: .unauthenticated, message: "client certificate \(identity.serial) is revoked"))
                 return
             }
+            guard dependencies.principals.take(identity.principal) else {
+                let limit = dependencies.principals.limit
+                dependencies.metrics.connectionRefused()
+                if let refused = dependencies.principalRefusals.due() {
+                    logger.warning(
+                        "per-principal connection limit reached; closing new connections of it",
+                        metadata: ["max_connections_per_principal": "\(limit)", "refused": "\(refused)"]
+                    )
+                }
+                goAwayAndClose(
+                    RPCError(
+                        code: .resourceExhausted,
+                        message: "principal '\(identity.principal)' already has \(limit) connections open (limits.max_connections_per_principal)"
+                    )
+                )
+                return
+            }
+            countedPrincipal = identity.principal
             self.identity = identity
             logger.debug("connection authenticated", metadata: ["roles": "\(identity.roles.sorted())"])
         } catch {

@@ -76,11 +76,12 @@ final class Acceptor: Sendable {
         self.logger = logger
     }
 
-    /// Accepts until ``stop()``, handing each connected socket to `onAccept`,
-    /// which owns it from then on. Returns once the accepting thread has
-    /// ended and closed the listening socket; throws the error that ended it
-    /// if that was not ``stop()``.
-    func run(onAccept: @escaping @Sendable (CInt) -> Void) async throws {
+    /// Accepts until ``stop()``, handing each connected socket and its
+    /// peer's IP address (as text; "unknown" if the kernel gave none) to
+    /// `onAccept`, which owns the socket from then on. Returns once the
+    /// accepting thread has ended and closed the listening socket; throws
+    /// the error that ended it if that was not ``stop()``.
+    func run(onAccept: @escaping @Sendable (CInt, String) -> Void) async throws {
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
             let thread = Thread { [self] in
                 let failure = acceptUntilStopped(onAccept)
@@ -95,7 +96,23 @@ final class Acceptor: Sendable {
         }
     }
 
-    /// Closes an accepted socket that is not taken (over the connection limit).
+    /// The IP address of `peer` as text, "unknown" if it has none (an IPv4
+    /// peer of an IPv6 socket as IPv4, so that it counts as one source
+    /// either way).
+    static func host(of peer: sockaddr_storage, length: socklen_t) -> String {
+        var peer = peer
+        var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        let code = withUnsafePointer(to: &peer) { storage in
+            storage.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                getnameinfo(address, length, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST)
+            }
+        }
+        guard code == 0 else { return "unknown" }
+        let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return host.hasPrefix("::ffff:") && host.contains(".") ? String(host.dropFirst("::ffff:".count)) : host
+    }
+
+    /// Closes an accepted socket that is not taken (over a connection limit).
     static func refuse(_ descriptor: CInt) {
         close(descriptor)
     }
@@ -115,7 +132,7 @@ final class Acceptor: Sendable {
 
     /// The loop of the accepting thread: nil once stopped, or the error that
     /// made it give up.
-    private func acceptUntilStopped(_ onAccept: @Sendable (CInt) -> Void) -> IOError? {
+    private func acceptUntilStopped(_ onAccept: @Sendable (CInt, String) -> Void) -> IOError? {
         var watched = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: wake[0], events: Int16(POLLIN), revents: 0)]
         while true {
             if state.withLock({ $0.stopping }) { return nil }
@@ -128,10 +145,14 @@ final class Acceptor: Sendable {
             guard watched[0].revents != 0 else { continue }
             // Takes every connection waiting, then polls again.
             while true {
-                let connection = accept(listener, nil, nil)
+                var peer = sockaddr_storage()
+                var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let connection = withUnsafeMutablePointer(to: &peer) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept(listener, $0, &length) }
+                }
                 if connection >= 0 {
                     _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-                    onAccept(connection)
+                    onAccept(connection, Self.host(of: peer, length: length))
                     continue
                 }
                 let code = errno
@@ -186,12 +207,14 @@ final class LoopBalancer: Sendable {
         let index: Int
         private let balancer: LoopBalancer
         private let released = Atomic<Bool>(false)
+        private let onRelease: (@Sendable () -> Void)?
 
         var loop: any EventLoop { balancer.loops[index] }
 
-        fileprivate init(index: Int, balancer: LoopBalancer) {
+        fileprivate init(index: Int, balancer: LoopBalancer, onRelease: (@Sendable () -> Void)?) {
             self.index = index
             self.balancer = balancer
+            self.onRelease = onRelease
         }
 
         /// The connection has closed, or never opened. Counted once however
@@ -199,11 +222,12 @@ final class LoopBalancer: Sendable {
         func release() {
             guard !released.exchange(true, ordering: .relaxed) else { return }
             balancer.state.withLock { $0.open[index] -= 1 }
+            onRelease?()
         }
     }
 
-    /// A lease on the least-loaded loop.
-    func take() -> Lease {
+    /// A lease on the least-loaded loop; `onRelease` runs once when it ends.
+    func take(onRelease: (@Sendable () -> Void)? = nil) -> Lease {
         let index = state.withLock { state in
             let count = state.open.count
             var best = state.cursor
@@ -215,7 +239,7 @@ final class LoopBalancer: Sendable {
             state.cursor = (best + 1) % count
             return best
         }
-        return Lease(index: index, balancer: self)
+        return Lease(index: index, balancer: self, onRelease: onRelease)
     }
 
     /// Open connections, counted from their accept until they close.

@@ -44,6 +44,8 @@ public final class ParleyServer: Service, Sendable {
             configuration: configuration,
             revocations: revocations,
             registry: registry,
+            principals: ConnectionQuota(limit: configuration.limits.maxConnectionsPerPrincipal),
+            principalRefusals: RefusalLog(),
             metrics: metrics,
             logger: logger
         )
@@ -88,13 +90,15 @@ public final class ParleyServer: Service, Sendable {
         let metrics = dependencies.metrics
         let maxConnections = configuration.limits.maxConnections
         let refusals = RefusalLog()
+        let addressQuota = ConnectionQuota<String>(limit: configuration.limits.maxConnectionsPerAddress)
+        let addressRefusals = RefusalLog()
         var failure: (any Error)?
         do {
             try await withGracefulShutdownHandler {
                 try await withTaskCancellationHandler {
-                    try await acceptor.run { descriptor in
+                    try await acceptor.run { descriptor, peer in
+                        // Over a limit: closed before TLS, costing no handshake.
                         guard balancer.open < maxConnections else {
-                            // Over the limit: closed before TLS, costing no handshake.
                             metrics.connectionRefused()
                             Acceptor.refuse(descriptor)
                             if let refused = refusals.due() {
@@ -105,7 +109,18 @@ public final class ParleyServer: Service, Sendable {
                             }
                             return
                         }
-                        let lease = balancer.take()
+                        guard addressQuota.take(peer) else {
+                            metrics.connectionRefused()
+                            Acceptor.refuse(descriptor)
+                            if let refused = addressRefusals.due() {
+                                logger.warning(
+                                    "per-address connection limit reached; closing new connections from it",
+                                    metadata: ["peer": "\(peer)", "max_connections_per_address": "\(addressQuota.limit)", "refused": "\(refused)"]
+                                )
+                            }
+                            return
+                        }
+                        let lease = balancer.take { addressQuota.release(peer) }
                         logger.debug("accepted a connection", metadata: ["loop": "\(lease.index)", "open_per_loop": "\(balancer.openPerLoop)"])
                         self.connectionBootstrap(on: lease).withConnectedSocket(descriptor).whenFailure { error in
                             lease.release()
@@ -191,23 +206,6 @@ public final class ParleyServer: Service, Sendable {
         let loop = balancer.loops[0]
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.scheduleTask(in: duration) {}.futureResult.whenComplete { _ in done.resume() }
-        }
-    }
-}
-
-/// Says when to log refused connections: the first at once, then at most
-/// once a second with how many were refused meanwhile.
-private final class RefusalLog: Sendable {
-    private let state = Mutex<(count: Int, last: ContinuousClock.Instant?)>((0, nil))
-
-    /// The refusals since the last line, if a line is due now.
-    func due() -> Int? {
-        state.withLock { state in
-            state.count += 1
-            let now = ContinuousClock.now
-            if let last = state.last, now - last < .seconds(1) { return nil }
-            defer { state = (0, now) }
-            return state.count
         }
     }
 }
