@@ -84,30 +84,41 @@ public struct FraudSubject: Sendable, Hashable {
     public var contributions: [Contribution] {
         let units = lines.reduce(Int64(0)) { $0 &+ $1.quantity }
         var result = [Contribution]()
-        let orderLevel: [(FraudKeyKind, String?, String)] = [
-            (.buyer, buyerID, "buyer.id"), (.cardFingerprint, cardFingerprint, "payment_instruments"),
+        result.reserveCapacity(5 + 2 * lines.count)
+        for (kind, value, path) in [
+            (FraudKeyKind.buyer, buyerID, "buyer.id"), (.cardFingerprint, cardFingerprint, "payment_instruments"),
             (.email, email, "buyer.email"), (.ipAddress, ipAddress, "buyer.ip_address"),
             (.postalCode, postalCode, "shipping_address.postal_code"),
-        ]
-        for (kind, value, path) in orderLevel {
+        ] {
             guard let value, !value.trimmingSpaces.isEmpty else { continue }
             result.append(Contribution(key: FraudKey(kind, value), units: units, amount: total, path: path))
         }
-        for (kind, select) in [(FraudKeyKind.item, \FraudLine.sku), (.itemClass, \FraudLine.itemClass)] {
-            var order = [String]()
-            var sums = [String: (units: Int64, amount: Int64, path: String)]()
-            for line in lines {
-                let value = line[keyPath: select]
-                if sums[value] == nil { order.append(value); sums[value] = (0, 0, line.path) }
-                sums[value]!.units &+= line.quantity
-                sums[value]!.amount &+= line.amount.minorUnits
-            }
-            for value in order {
-                let sum = sums[value]!
-                result.append(Contribution(key: FraudKey(kind, value), units: sum.units, amount: Money(minorUnits: sum.amount, currency: total.currency), path: sum.path))
+        appendPerValue(.item, of: { $0.sku }, to: &result)
+        appendPerValue(.itemClass, of: { $0.itemClass }, to: &result)
+        return result
+    }
+
+    /// One contribution per distinct `value` of the lines, in line order,
+    /// with the units and amounts of its lines (a linear search: an order
+    /// has few lines, and a dictionary costs more than it saves).
+    private func appendPerValue(_ kind: FraudKeyKind, of value: (FraudLine) -> String, to result: inout [Contribution]) {
+        var values: [String] = []
+        var sums: [(units: Int64, amount: Int64, path: String)] = []
+        for line in lines {
+            let current = value(line)
+            if let index = values.firstIndex(of: current) {
+                sums[index].units &+= line.quantity
+                sums[index].amount &+= line.amount.minorUnits
+            } else {
+                values.append(current)
+                sums.append((line.quantity, line.amount.minorUnits, line.path))
             }
         }
-        return result
+        for (current, sum) in zip(values, sums) {
+            result.append(
+                Contribution(key: FraudKey(kind, current), units: sum.units, amount: Money(minorUnits: sum.amount, currency: total.currency), path: sum.path)
+            )
+        }
     }
 }
 
@@ -157,7 +168,18 @@ public enum FraudAvoidance {
     /// ``FraudStatistics/record(_:outcome:at:)`` as `quoteOnly` for a quote,
     /// `rejected` when refused, or `accepted` when captured, and logs the violations.
     public static func evaluate(_ subject: FraudSubject, rules: [FraudRule], statistics: FraudStatistics, now: Int64) -> [FraudViolation] {
-        let contributions = subject.contributions
+        evaluate(subject, contributions: subject.contributions, rules: rules, statistics: statistics, now: now)
+    }
+
+    /// ``evaluate(_:rules:statistics:now:)`` with the subject's
+    /// ``FraudSubject/contributions`` made already (outside a caller's lock).
+    public static func evaluate(
+        _ subject: FraudSubject,
+        contributions: [FraudSubject.Contribution],
+        rules: [FraudRule],
+        statistics: FraudStatistics,
+        now: Int64
+    ) -> [FraudViolation] {
         var violations = [FraudViolation]()
         for rule in rules {
             switch rule.kind {

@@ -231,7 +231,18 @@ public struct FraudStatistics: Sendable {
     /// marked for the snapshot under the keys of `snapshotKinds` only (nil:
     /// every kind), those some rule counts them for.
     public mutating func record(_ subject: FraudSubject, outcome: FraudOutcome, at: Int64, snapshotKinds: Set<FraudKeyKind>? = nil) {
-        for contribution in subject.contributions {
+        record(subject.contributions, outcome: outcome, at: at, snapshotKinds: snapshotKinds)
+    }
+
+    /// ``record(_:outcome:at:snapshotKinds:)`` with the subject's
+    /// ``FraudSubject/contributions`` made already (outside a caller's lock).
+    public mutating func record(
+        _ contributions: [FraudSubject.Contribution],
+        outcome: FraudOutcome,
+        at: Int64,
+        snapshotKinds: Set<FraudKeyKind>? = nil
+    ) {
+        for contribution in contributions {
             record(
                 key: contribution.key, outcome: outcome, quantity: contribution.units, amount: contribution.amount, at: at,
                 snapshot: snapshotKinds?.contains(contribution.key.kind) ?? true

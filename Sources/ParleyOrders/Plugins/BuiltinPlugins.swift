@@ -152,15 +152,24 @@ final class FraudBook: Sendable {
         self.sink = sink
     }
 
+    // The subject's keys are made before the lock is taken: every
+    // negotiation of every merchant goes through this one lock, and making
+    // them (normalizing each value) was most of the time spent holding it.
+
     func evaluate(_ subject: FraudSubject, merchant: String, rules: [FraudRule], now: Int64) -> [FraudViolation] {
-        statistics.withLock { all in
-            FraudAvoidance.evaluate(subject, rules: rules, statistics: all[merchant] ?? FraudStatistics(limits: limits), now: now)
+        let contributions = subject.contributions
+        return statistics.withLock { all in
+            guard let statistics = all[merchant] else {
+                return FraudAvoidance.evaluate(subject, contributions: contributions, rules: rules, statistics: FraudStatistics(limits: limits), now: now)
+            }
+            return FraudAvoidance.evaluate(subject, contributions: contributions, rules: rules, statistics: statistics, now: now)
         }
     }
 
     func record(_ subject: FraudSubject, merchant: String, outcome: FraudOutcome, at: Int64, snapshotKinds: Set<FraudKeyKind>? = nil) {
+        let contributions = subject.contributions
         statistics.withLock { all in
-            all[merchant, default: FraudStatistics(limits: limits)].record(subject, outcome: outcome, at: at, snapshotKinds: snapshotKinds)
+            all[merchant, default: FraudStatistics(limits: limits)].record(contributions, outcome: outcome, at: at, snapshotKinds: snapshotKinds)
         }
     }
 
