@@ -53,6 +53,9 @@ public final class BatchedWriter: Sendable {
     private let maxBatchSize: Int
     private let onBatch: (@Sendable (Int) -> Void)?
     private let state = Mutex(State())
+    /// Batches ended so far (committed or failed), counted before their
+    /// callers resume.
+    private let ended = Atomic<UInt64>(0)
     /// Wakes the writer thread when work arrives (its lock guards nothing else).
     private let wakeup = NSCondition()
 
@@ -104,6 +107,13 @@ public final class BatchedWriter: Sendable {
         }
         return value as! T
     }
+
+    /// How many batches have ended (committed or rolled back) so far. It
+    /// grows after a batch's transaction ends and before its callers
+    /// resume, so a value read before a read of the database that is still
+    /// the same afterwards means no batch ended in between: a cache of
+    /// what was read, tagged with it, is current while it is unchanged.
+    public var batchesEnded: UInt64 { ended.load(ordering: .acquiring) }
 
     /// The singleton group's loops: they run until the process ends.
     private static let lastingLoops = Set(MultiThreadedEventLoopGroup.singleton.makeIterator().map { ObjectIdentifier($0) })
@@ -227,8 +237,10 @@ public final class BatchedWriter: Sendable {
                 }
                 return results
             }
+            ended.add(1, ordering: .releasing)
             Self.resume(zip(batch, results).map { ($0, $1) })
         } catch {
+            ended.add(1, ordering: .releasing)
             Self.resume(batch.map { ($0, .failure(error)) })
         }
     }

@@ -58,6 +58,20 @@ enum Store {
         FROM warehouse_sku s WHERE s.merchant = ?2 AND s.sku = ?3
         """
 
+    /// ``freeNowSQL`` and, second, the next moment any held reservation
+    /// lapses (the due index's first entry after `?1`; `Int64.max` when none
+    /// will), until which the count cannot change without a write. Only for
+    /// a count to be cached (see ``StockCache``).
+    static let freeNowWithNextExpirySQL = """
+        SELECT s.allocated - s.held - s.sold + COALESCE((
+            SELECT SUM(l.quantity)
+            FROM warehouse_reservation r CROSS JOIN warehouse_reservation_line l ON l.reservation_id = r.id
+            WHERE r.state = 'HELD' AND r.expires_at_ms <= ?1 AND l.merchant = s.merchant AND l.sku = s.sku
+        ), 0),
+        COALESCE((SELECT MIN(expires_at_ms) FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms > ?1), 9223372036854775807)
+        FROM warehouse_sku s WHERE s.merchant = ?2 AND s.sku = ?3
+        """
+
     static func dueHeld(_ db: Database, now: Int64) throws -> [SkuKey: Int64] {
         var lapsed: [SkuKey: Int64] = [:]
         let rows = try db.queryDirect(

@@ -20,6 +20,8 @@ public actor Warehouse {
     nonisolated let database: ParleyDatabase
     nonisolated let clock: any WallClock
     nonisolated let logger: Logger
+    /// Free counts of ``availabilityNow(_:)``, kept while nothing changes them.
+    nonisolated let stockCache = StockCache()
 
     public init(database: ParleyDatabase, configuration: WarehouseConfiguration = .defaults, clock: any WallClock, logger: Logger) {
         self.database = database
@@ -125,31 +127,43 @@ public actor Warehouse {
         return try await database.writer.read { db in try Self.availability(db, items, now: now) }
     }
 
-    /// ``availability(_:)`` read on the calling thread
-    /// (``ParleyDatabase/queryEachNow(sql:count:_:row:)``): for callers on a
-    /// hot path, such as the Orders inventory plug-in. One statement per
-    /// SKU, all in one read transaction. (One statement for all of an
-    /// order's SKUs measured no faster: SQLite builds its `IN` list into a
-    /// temporary index.) Each SKU's lapsed holds are summed from the
-    /// reservations still written down as HELD past their expiry, which the
-    /// sweeper keeps few; while it catches up on a backlog (after downtime)
-    /// this read costs more per SKU.
+    /// ``availability(_:)`` for callers on a hot path, such as the Orders
+    /// inventory plug-in: answered from ``StockCache`` while no write has
+    /// ended since its counts were read and no hold has lapsed, otherwise
+    /// read on the calling thread (``ParleyDatabase/queryEachNow(sql:count:_:row:)``):
+    /// one statement per SKU, all in one read transaction. (One statement
+    /// for all of an order's SKUs measured no faster: SQLite builds its `IN`
+    /// list into a temporary index.) Each SKU's lapsed holds are summed from
+    /// the reservations still written down as HELD past their expiry, which
+    /// the sweeper keeps few; while it catches up on a backlog (after
+    /// downtime) this read costs more per SKU.
     public nonisolated func availabilityNow(_ items: [(merchant: String, sku: String)]) throws -> [SkuAvailability] {
         guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
+        // Read before the database: a batch that ends after this changes it.
+        let version = database.batchedWriter.batchesEnded
         let now = clock.nowMilliseconds
+        if let cached = stockCache.lookup(items, version: version, now: now) { return cached }
+        // Worth caching only while writes are rare; otherwise the count is
+        // read plainly and not kept.
+        let caching = stockCache.isQuiet(version: version, now: now)
         let counts = try database.queryEachNow(
-            sql: Store.freeNowSQL,
+            sql: caching ? Store.freeNowWithNextExpirySQL : Store.freeNowSQL,
             count: items.count,
             { index, binder in
                 binder.bind(now)
                 binder.bind(items[index].merchant)
                 binder.bind(items[index].sku)
             },
-            row: { $0.int64(0) }
+            row: { (free: $0.int64(0), nextExpiry: caching ? $0.int64(1) : 0) }
         )
-        return zip(items, counts).map { item, rows in
-            SkuAvailability(merchant: item.merchant, sku: item.sku, known: !rows.isEmpty, free: rows.first ?? 0)
+        let availability = zip(items, counts).map { item, rows in
+            SkuAvailability(merchant: item.merchant, sku: item.sku, known: !rows.isEmpty, free: rows.first?.free ?? 0)
         }
+        guard caching else { return availability }
+        // Unknown SKUs have no row; a hold of theirs could not lapse anyway.
+        let validUntil = counts.compactMap { $0.first?.nextExpiry }.min() ?? Int64.max
+        stockCache.store(availability, version: version, now: now, validUntil: validUntil)
+        return availability
     }
 
     private static func availability(_ db: Database, _ items: [(merchant: String, sku: String)], now: Int64) throws -> [SkuAvailability] {

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import ParleyStore
-import ParleyWarehouse
+@testable import ParleyWarehouse
 import ParleyWire
 import Synchronization
 import Testing
@@ -101,6 +101,40 @@ struct WarehouseTests {
         #expect(free["widgets/nope"]?.known == false)
         #expect(free["gadgets/sku-1"]?.known == false)
         try await database.close()
+    }
+
+    @Test("the hot path's cached counts follow every write at once, and a lapsing hold without any write")
+    func availabilityNowCache() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 10)
+        // Each write is followed by reads over more than the quiet time, so
+        // the counts are cached, then read from the cache.
+        let now = { () throws -> [SkuAvailability] in
+            let first = try warehouse.availabilityNow([(merchant: "widgets", sku: "widget"), (merchant: "widgets", sku: "gone")])
+            clock.advance(by: .milliseconds(StockCache.quietMilliseconds))
+            let cached = try warehouse.availabilityNow([(merchant: "widgets", sku: "widget"), (merchant: "widgets", sku: "gone")])
+            #expect(cached == first)
+            #expect(try warehouse.availabilityNow([(merchant: "widgets", sku: "widget"), (merchant: "widgets", sku: "gone")]) == first)
+            return first
+        }
+        #expect(try now().map(\.free) == [10, 0])
+        #expect(try now().map(\.known) == [true, false])
+        let record = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(4)], holdSeconds: 60, reference: "r"))
+        #expect(try now()[0].free == 6)
+        _ = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: "gone", delta: 3, reason: "found")], caller: merchant)
+        #expect(try now().map(\.free) == [6, 3])
+        #expect(try now().map(\.known) == [true, true])
+        // The hold lapses with no write in between: its units are free at
+        // expires_at, although the cache holds the count from before.
+        let read = { try warehouse.availabilityNow([(merchant: "widgets", sku: "widget")])[0].free }
+        clock.set(milliseconds: record.expiresAtMilliseconds - 1)
+        #expect(try read() == 6)
+        clock.set(milliseconds: record.expiresAtMilliseconds)
+        #expect(try read() == 10)
+        #expect(try now()[0].free == 10)
+        // And stays correct once the sweeper has written the lapse down.
+        #expect(try await warehouse.sweepExpired() == 1)
+        #expect(try now().map(\.free) == [10, 3])
     }
 
     @Test("extensions cannot hold stock past the reservation's lifetime")
