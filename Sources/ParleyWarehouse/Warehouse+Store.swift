@@ -45,29 +45,27 @@ enum Store {
         WHERE r.state = 'HELD' AND r.expires_at_ms <= ?
         """
 
-    /// One SKU's free units at `?1` in one statement: its counters, with the
-    /// units of its lapsed holds given back (the subquery walks the same
-    /// partial index of HELD reservations by expiry as ``dueHeldSQL``).
-    /// No row: the SKU is unknown.
-    static let freeNowSQL = """
-        SELECT s.allocated - s.held - s.sold + COALESCE((
+    /// One SKU's free units at `?1`: its counters, with the units of its
+    /// lapsed holds given back (the subquery walks the same partial index
+    /// of HELD reservations by expiry as ``dueHeldSQL``).
+    private static let freeNowColumn = """
+        s.allocated - s.held - s.sold + COALESCE((
             SELECT SUM(l.quantity)
             FROM warehouse_reservation r CROSS JOIN warehouse_reservation_line l ON l.reservation_id = r.id
             WHERE r.state = 'HELD' AND r.expires_at_ms <= ?1 AND l.merchant = s.merchant AND l.sku = s.sku
         ), 0)
-        FROM warehouse_sku s WHERE s.merchant = ?2 AND s.sku = ?3
         """
+
+    /// One SKU's free units at `?1` in one statement (see
+    /// ``freeNowColumn``). No row: the SKU is unknown.
+    static let freeNowSQL = "SELECT \(freeNowColumn) FROM warehouse_sku s WHERE s.merchant = ?2 AND s.sku = ?3"
 
     /// ``freeNowSQL`` and, second, the next moment any held reservation
     /// lapses (the due index's first entry after `?1`; `Int64.max` when none
     /// will), until which the count cannot change without a write. Only for
     /// a count to be cached (see ``StockCache``).
     static let freeNowWithNextExpirySQL = """
-        SELECT s.allocated - s.held - s.sold + COALESCE((
-            SELECT SUM(l.quantity)
-            FROM warehouse_reservation r CROSS JOIN warehouse_reservation_line l ON l.reservation_id = r.id
-            WHERE r.state = 'HELD' AND r.expires_at_ms <= ?1 AND l.merchant = s.merchant AND l.sku = s.sku
-        ), 0),
+        SELECT \(freeNowColumn),
         COALESCE((SELECT MIN(expires_at_ms) FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms > ?1), 9223372036854775807)
         FROM warehouse_sku s WHERE s.merchant = ?2 AND s.sku = ?3
         """
