@@ -6,6 +6,7 @@ import ParleyProtos
 import ParleyStore
 import ParleyWarehouse
 import SwiftProtobuf
+import Synchronization
 
 /// Capture ("buy now", seed 002): acceptance again, then three
 /// sub-transactions, each committed on its own so that an interruption
@@ -18,6 +19,13 @@ import SwiftProtobuf
 /// 3. final-check plug-ins; the hold confirmed, the order CAPTURED and its
 ///    post-capture work queued in the outbox (one transaction) — or, on a
 ///    refusal, the hold released, the authorization voided, the order FAILED.
+///
+/// With a processor whose ledger is in this database and which answers at
+/// once (the simulator without latency, ``InTransactionPaymentProcessor``),
+/// steps 2 and 3 run inside step 1's write, each in a savepoint of its own,
+/// and the capture waits for one group commit instead of three; step 3 stays
+/// a write of its own when a final-check plug-in has to run first. Nothing
+/// of the recovery story changes: a crash loses the whole write or none of it.
 extension Orders {
     /// The warehouse's view of Orders acting for an agent.
     static let system = WarehouseCaller(principal: "orders", kinds: [.system])
@@ -110,14 +118,6 @@ extension Orders {
             key: key, merchant: setup.merchant, mac: mac, request: Self.withoutCardNumbers(request),
             acceptance: response, fingerprint: payment.card?.fingerprint ?? "", total: acceptance.total
         )
-        do {
-            order = try await writePending(order, row: row, lines: acceptance.plugins.lines, holds: acceptance.holds, quote: quote)
-        } catch let refusal as AcceptanceRefusal {
-            recordFraud(acceptance, outcome: .rejected, at: now)
-            return Self.response(Self.amended(response, with: refusal.amendments), nil)
-        }
-
-        // Sub-transaction 2: payment authorization.
         let wire = request.payments[paymentIndex]
         let authorization = AuthorizationRequest(
             key: key.processorKey,
@@ -127,35 +127,78 @@ extension Orders {
             instrument: payment.kind == .card ? wire.cardNumber.filter(\.isNumber) : wire.reference,
             maskedReference: payment.reference
         )
-        order = try await authorize(order, authorization)
-        guard order.state == .authorized else {
+        // A processor that authorizes inside the order's write takes
+        // sub-transaction 2 into sub-transaction 1's write, and 3 too when no
+        // final-check plug-in has to run in between (``authorizeInWrite``).
+        let inWrite = (processor as? any InTransactionPaymentProcessor).flatMap { $0.authorizesInTransaction ? $0 : nil }
+        let written = WrittenAuthorizationSlot()
+        var then: CommitHook<String>?
+        if let inWrite {
+            let captureToo = !plugins.wouldRun(.finalCheck, acceptance.plugins)
+            let random = SimulatedPaymentProcessor.randomPart()
+            then = { [order] db, reservationID in
+                var pending = order
+                pending.reservationID = reservationID
+                written.set(
+                    try self.authorizeInWrite(db, processor: inWrite, authorization, random: random, pending: pending, captureToo: captureToo)
+                )
+            }
+        }
+        do {
+            order = try await writePending(order, row: row, lines: acceptance.plugins.lines, holds: acceptance.holds, quote: quote, then: then)
+        } catch let refusal as AcceptanceRefusal {
+            recordFraud(acceptance, outcome: .rejected, at: now)
+            return Self.response(Self.amended(response, with: refusal.amendments), nil)
+        }
+
+        // Sub-transaction 2: payment authorization, unless the write above
+        // did it.
+        switch written.value {
+        case .captured(let captured):
+            order = captured
+        case .authorization(let record):
+            order = try await recordAuthorization(order, record)
+        case .processorError:
+            order = try await authorize(order, authorization, attemptsMade: 1)
+        case nil:
+            order = try await authorize(order, authorization, attemptsMade: 0)
+        }
+        guard order.state == .authorized || order.state == .captured else {
             recordFraud(acceptance, outcome: .rejected, at: now)
             return Self.response(response, order)
         }
 
-        // Sub-transaction 3: final checks, then capture.
-        let final = await plugins.run(.finalCheck, acceptance.plugins)
-        if final.amendments.hasBlocking {
-            let reasons = final.amendments.filter(\.isBlocking).map(\.message).joined(separator: "; ")
-            order = try await fail(order, code: "FINAL_CHECK_REFUSED", message: reasons, void: true)
-            recordFraud(acceptance, outcome: .rejected, at: now)
-            return Self.response(Self.amended(response, with: final.amendments), order)
+        // Sub-transaction 3: final checks, then capture, unless the write
+        // above did it.
+        if order.state == .authorized {
+            let final = await plugins.run(.finalCheck, acceptance.plugins)
+            if final.amendments.hasBlocking {
+                let reasons = final.amendments.filter(\.isBlocking).map(\.message).joined(separator: "; ")
+                order = try await fail(order, code: "FINAL_CHECK_REFUSED", message: reasons, void: true)
+                recordFraud(acceptance, outcome: .rejected, at: now)
+                return Self.response(Self.amended(response, with: final.amendments), order)
+            }
+            order = try await finishCapture(order)
+        } else {
+            outboxSignal.yield()
         }
-        order = try await finishCapture(order)
         recordFraud(acceptance, outcome: order.state == .captured ? .accepted : .rejected, at: now)
         return Self.response(response, order)
     }
 
     // MARK: Sub-transactions
 
-    /// Sub-transaction 1. Throws ``AcceptanceRefusal`` when stock or a coupon
-    /// went between the acceptance check and the write (nothing is written).
+    /// Sub-transaction 1, then `then` in the same write with the order's
+    /// reservation id ("" without one). Throws ``AcceptanceRefusal`` when
+    /// stock or a coupon went between the acceptance check and the write
+    /// (nothing is written).
     nonisolated func writePending(
         _ order: Parley_V1_Order,
         row: OrderRow,
         lines: [PricedLine],
         holds: [ReservationLineRequest],
-        quote: QuoteToken?
+        quote: QuoteToken?,
+        then: CommitHook<String>? = nil
     ) async throws -> Parley_V1_Order {
         var order = order
         let pending = order
@@ -194,6 +237,7 @@ extension Orders {
                     ])
                 }
             }
+            try then?(db, reservationID)
         }
         guard let warehouse, !holds.isEmpty else {
             try await database.batchedWriter.write { db in try insert(db, "") }
@@ -227,11 +271,12 @@ extension Orders {
         }
     }
 
-    /// Sub-transaction 2: authorize (retrying a processor error twice), then
-    /// take the outcome: AUTHORIZED, or FAILED with the decline.
-    nonisolated func authorize(_ order: Parley_V1_Order, _ request: AuthorizationRequest) async throws -> Parley_V1_Order {
+    /// Sub-transaction 2: authorize (three attempts in all, counting
+    /// `attemptsMade` already made), then take the outcome: AUTHORIZED, or
+    /// FAILED with the decline.
+    nonisolated func authorize(_ order: Parley_V1_Order, _ request: AuthorizationRequest, attemptsMade: Int) async throws -> Parley_V1_Order {
         var lastError: any Error = PaymentProcessorError(message: "no attempt")
-        for attempt in 0..<3 {
+        for attempt in attemptsMade..<3 {
             if attempt > 0 { try? await Task.sleep(for: .milliseconds(attempt * 50)) }
             do {
                 let record = try await processor.authorize(request)
@@ -261,6 +306,47 @@ extension Orders {
             order.updatedAtMs = clock.nowMilliseconds
             return order
         }
+    }
+
+    /// Sub-transaction 2 inside sub-transaction 1's write, and 3 too when
+    /// `captureToo`: one group commit for the capture instead of three. Each
+    /// runs in a savepoint of its own, so that what one cannot finish it
+    /// leaves to the steps that follow the write, as if it had been written
+    /// alone: a processor error (retried), a decline (the order fails), a
+    /// hold that cannot be confirmed (the order fails). An authorization is
+    /// never durable without its order: they commit together.
+    nonisolated func authorizeInWrite(
+        _ db: Database,
+        processor: any InTransactionPaymentProcessor,
+        _ request: AuthorizationRequest,
+        random: [UInt8],
+        pending: Parley_V1_Order,
+        captureToo: Bool
+    ) throws -> WrittenAuthorization {
+        let record: AuthorizationRecord
+        do {
+            record = try db.inDirectSavepoint { try processor.authorize(in: db, request, random: random) }
+        } catch let error as PaymentProcessorError {
+            return .processorError(error)
+        }
+        guard captureToo, record.state == .authorized else { return .authorization(record) }
+        var captured = pending
+        captured.state = .captured
+        captured.authorizationID = record.id
+        captured.updatedAtMs = clock.nowMilliseconds
+        do {
+            try db.inDirectSavepoint {
+                if let warehouse, !captured.reservationID.isEmpty {
+                    _ = try warehouse.confirm(in: db, id: captured.reservationID, caller: Self.system)
+                }
+                let encoded = try EncodedOrder(captured)
+                try OrdersStore.update(db, encoded)
+                try OrdersStore.enqueue(db, kind: "captured", captured)
+            }
+        } catch is WarehouseError {
+            return .authorization(record)
+        }
+        return .captured(captured)
     }
 
     /// Sub-transaction 3's capture: the hold confirmed, the order CAPTURED,
@@ -438,6 +524,26 @@ struct OrderKey: Hashable, Sendable {
     var orderID: String
     /// The processor's idempotency key for the order's authorization.
     var processorKey: String { "\(agent)/\(orderID)" }
+}
+
+/// What ``Orders/authorizeInWrite(_:processor:_:random:pending:captureToo:)``
+/// did in a capture's first write.
+enum WrittenAuthorization: Sendable {
+    /// The processor answered with an error; nothing of sub-transaction 2 was written.
+    case processorError(PaymentProcessorError)
+    /// Authorized or declined; sub-transaction 3 is still to run.
+    case authorization(AuthorizationRecord)
+    /// Sub-transaction 3 ran too: the order as captured.
+    case captured(Parley_V1_Order)
+}
+
+/// Carries a ``WrittenAuthorization`` out of the write's closure.
+final class WrittenAuthorizationSlot: Sendable {
+    private let slot = Mutex<WrittenAuthorization?>(nil)
+
+    var value: WrittenAuthorization? { slot.withLock { $0 } }
+
+    func set(_ value: WrittenAuthorization) { slot.withLock { $0 = value } }
 }
 
 /// Stock or a coupon went between the acceptance check and the write.

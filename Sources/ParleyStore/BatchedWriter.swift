@@ -202,25 +202,26 @@ public final class BatchedWriter: Sendable {
     }
 
     /// Runs one operation in its own savepoint: its error rolls back its
-    /// changes only. (GRDB's `inSavepoint` parses its SAVEPOINT statements on
-    /// every call; these are prepared once per connection and run directly,
-    /// see `Database+Direct.swift`.)
+    /// changes only (see ``GRDB/Database/inDirectSavepoint(_:)``).
     private static func inSavepoint(
         _ db: Database,
         _ operation: @Sendable (Database) throws -> any Sendable
     ) throws -> Result<any Sendable, any Error> {
-        try db.executeDirect(sql: "SAVEPOINT batch_operation") { _ in }
         do {
-            let value = try operation(db)
-            try db.executeDirect(sql: "RELEASE SAVEPOINT batch_operation") { _ in }
-            return .success(value)
-        } catch {
-            // Failing to roll back leaves the transaction unusable: the whole
-            // batch fails (the error propagates), which is the safe outcome.
-            try db.executeDirect(sql: "ROLLBACK TO SAVEPOINT batch_operation") { _ in }
-            try db.executeDirect(sql: "RELEASE SAVEPOINT batch_operation") { _ in }
-            return .failure(error)
+            return .success(
+                try db.inDirectSavepoint {
+                    do { return try operation(db) } catch { throw OperationFailed(error: error) }
+                }
+            )
+        } catch let failed as OperationFailed {
+            // Any other error is the savepoint's own: the whole batch fails.
+            return .failure(failed.error)
         }
+    }
+
+    /// An operation's own error, told apart from its savepoint's.
+    private struct OperationFailed: Error {
+        var error: any Error
     }
 
     private func commit(_ batch: [Pending]) {

@@ -75,6 +75,26 @@ public struct DirectRow: ~Copyable {
 }
 
 extension Database {
+    /// Runs `body` in a savepoint of its own, inside the current transaction:
+    /// released when `body` returns, rolled back when it throws (and the
+    /// error rethrown), so that a failing step undoes its own changes and no
+    /// others. Savepoints nest. Unlike GRDB's `inSavepoint`, the SAVEPOINT
+    /// statements are prepared once per connection.
+    public func inDirectSavepoint<T>(_ body: () throws -> T) throws -> T {
+        try executeDirect(sql: "SAVEPOINT direct") { _ in }
+        do {
+            let value = try body()
+            try executeDirect(sql: "RELEASE SAVEPOINT direct") { _ in }
+            return value
+        } catch {
+            // Failing to roll back leaves the transaction unusable: that
+            // error propagates instead, and the whole transaction fails.
+            try executeDirect(sql: "ROLLBACK TO SAVEPOINT direct") { _ in }
+            try executeDirect(sql: "RELEASE SAVEPOINT direct") { _ in }
+            throw error
+        }
+    }
+
     /// Executes a cached statement with directly bound values and returns how
     /// many rows it changed.
     @discardableResult

@@ -403,6 +403,15 @@ public actor Warehouse {
         try await change(id: id, caller: caller, mustOwn: true, onCommit: onCommit) { _, _, _ in .confirm }
     }
 
+    /// Turns held units into sold ones inside the caller's own write: the
+    /// same checks and movements as ``confirm(id:caller:onCommit:)``, for a
+    /// capture that holds and confirms in one transaction. Throws
+    /// ``WarehouseError`` when the reservation cannot be confirmed; the
+    /// caller's transaction decides what is kept.
+    public nonisolated func confirm(in db: Database, id: String, caller: WarehouseCaller) throws -> ReservationRecord {
+        try apply(db, id: id, caller: caller, mustOwn: true, onCommit: nil) { _, _, _ in .confirm }.get()
+    }
+
     /// Frees held units (failure, or the owner gave up).
     public nonisolated func release(
         id: String,
@@ -568,7 +577,7 @@ public actor Warehouse {
 
     // MARK: Internals
 
-    /// Applies one state-machine event inside a transaction. A reservation
+    /// Applies one state-machine event in a write of its own. A reservation
     /// found lapsed is written down as EXPIRED even when the event is refused.
     private nonisolated func change(
         id: String,
@@ -577,46 +586,59 @@ public actor Warehouse {
         onCommit: CommitHook<ReservationRecord>?,
         event: @escaping @Sendable (Database, ReservationRecord, Int64) throws -> ReservationStateMachine.Event
     ) async throws -> ReservationRecord {
-        let clock = self.clock
         let result = try await database.batchedWriter.write { db -> Result<ReservationRecord, WarehouseError> in
-            let now = clock.nowMilliseconds
-            guard let stored = try Store.storedReservation(db, id: id),
-                Access.mayChange(stored, caller, mustOwn: mustOwn)
-            else {
-                return .failure(.reservationNotFound(id))
-            }
-            let transition = ReservationStateMachine.transition(
-                from: stored.state,
-                expiresAtMilliseconds: stored.expiresAtMilliseconds,
-                event: try event(db, stored, now),
-                now: now
-            )
-            switch transition {
-            case .unchanged:
-                var record = stored
-                let effective = ReservationStateMachine.effectiveState(stored.state, expiresAtMilliseconds: stored.expiresAtMilliseconds, now: now)
-                if effective != stored.state {
-                    record.state = effective
-                    record.closedAtMilliseconds = stored.expiresAtMilliseconds
-                }
-                try onCommit?(db, record)
-                return .success(record)
-            case .refused(let error, let lapsed):
-                if lapsed { try Store.expire(db, reservationID: id) }
-                return .failure(error)
-            case .move(let state, let expiresAt, let movement):
-                // A lapsed reservation closes at its expiry, not at the moment it was noticed.
-                let closedAt = movement == .expire ? stored.expiresAtMilliseconds : now
-                try Store.move(db, reservation: stored, to: state, expiresAt: expiresAt, movement: movement, now: closedAt)
-                var record = stored
-                record.state = state
-                record.expiresAtMilliseconds = expiresAt
-                record.closedAtMilliseconds = state == .held ? 0 : closedAt
-                try onCommit?(db, record)
-                return .success(record)
-            }
+            try self.apply(db, id: id, caller: caller, mustOwn: mustOwn, onCommit: onCommit, event: event)
         }
         return try result.get()
+    }
+
+    /// Applies one state-machine event inside the current transaction. A
+    /// refusal is a failure, not a throw, so that a lapse it found can still
+    /// be written down with the transaction.
+    private nonisolated func apply(
+        _ db: Database,
+        id: String,
+        caller: WarehouseCaller,
+        mustOwn: Bool,
+        onCommit: CommitHook<ReservationRecord>?,
+        event: (Database, ReservationRecord, Int64) throws -> ReservationStateMachine.Event
+    ) throws -> Result<ReservationRecord, WarehouseError> {
+        let now = clock.nowMilliseconds
+        guard let stored = try Store.storedReservation(db, id: id),
+            Access.mayChange(stored, caller, mustOwn: mustOwn)
+        else {
+            return .failure(.reservationNotFound(id))
+        }
+        let transition = ReservationStateMachine.transition(
+            from: stored.state,
+            expiresAtMilliseconds: stored.expiresAtMilliseconds,
+            event: try event(db, stored, now),
+            now: now
+        )
+        switch transition {
+        case .unchanged:
+            var record = stored
+            let effective = ReservationStateMachine.effectiveState(stored.state, expiresAtMilliseconds: stored.expiresAtMilliseconds, now: now)
+            if effective != stored.state {
+                record.state = effective
+                record.closedAtMilliseconds = stored.expiresAtMilliseconds
+            }
+            try onCommit?(db, record)
+            return .success(record)
+        case .refused(let error, let lapsed):
+            if lapsed { try Store.expire(db, reservationID: id) }
+            return .failure(error)
+        case .move(let state, let expiresAt, let movement):
+            // A lapsed reservation closes at its expiry, not at the moment it was noticed.
+            let closedAt = movement == .expire ? stored.expiresAtMilliseconds : now
+            try Store.move(db, reservation: stored, to: state, expiresAt: expiresAt, movement: movement, now: closedAt)
+            var record = stored
+            record.state = state
+            record.expiresAtMilliseconds = expiresAt
+            record.closedAtMilliseconds = state == .held ? 0 : closedAt
+            try onCommit?(db, record)
+            return .success(record)
+        }
     }
 }
 

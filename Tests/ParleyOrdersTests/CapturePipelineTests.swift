@@ -326,6 +326,38 @@ struct CapturePipelineTests {
         #expect(try await reopened.orders.recover().captured == 1)
     }
 
+    @Test("with the simulator answering at once, a capture is one write: the order, its authorization, the confirmed hold and the outbox entry commit together")
+    func oneWrite() async throws {
+        // How many group commits a capture waits for, and what it leaves.
+        func capture(_ shop: Shop, _ id: String) async throws -> (writes: UInt64, order: Parley_V1_Order) {
+            let warehouse = try #require(shop.orders.warehouse)
+            let lamps = WarehouseCaller(principal: "lamps", kinds: [.merchant])
+            _ = try await warehouse.allocate(merchant: "lamps", adjustments: [.init(sku: "lamp", delta: 10, reason: "")], caller: lamps)
+            let before = shop.database.batchedWriter.batchesEnded
+            let order = try await shop.orders.capture(Self.buy(id), agent: "agency").order
+            let writes = shop.database.batchedWriter.batchesEnded - before
+            #expect(order.state == .captured && !order.reservationID.isEmpty && !order.authorizationID.isEmpty)
+            #expect(try await warehouse.reservation(id: order.reservationID, caller: lamps).state == .confirmed)
+            #expect(try await shop.orders.processor.authorization(key: "agency/\(id)")?.id == order.authorizationID)
+            let audit = try await warehouse.audit(caller: lamps)
+            #expect(audit.balances && audit.sold == 1 && audit.held == 0, "\(audit.discrepancies)")
+            let outbox = try await shop.database.writer.read { db in try String.fetchAll(db, sql: "SELECT kind FROM orders_outbox") }
+            #expect(outbox == ["captured"])
+            let caller = OrdersCaller(principal: "agency", isAgent: true, isMerchant: false, isAdmin: false)
+            #expect(try await shop.orders.order(id: id, agent: "", caller: caller) == order)
+            return (writes, order)
+        }
+        #expect(try await capture(Self.shop(withWarehouse: true), "w-1").writes == 1)
+        // A final check to run after authorization: sub-transaction 3 is a write of its own.
+        let lenient = ProbePlugin(name: "probe-final", point: .finalCheck, interests: [.always], defaultFailOpen: true)
+        #expect(try await capture(Self.shop(plugins: [lenient], withWarehouse: true), "w-2").writes == 2)
+        #expect(lenient.counter.value.load(ordering: .relaxed) == 1)
+        // A processor that has to be waited for: three writes.
+        let database = try ParleyDatabase.inMemory(migrations: OrdersSchema.migrations + WarehouseSchema.migrations)
+        let waited = SimulatedPaymentProcessor(database: database, clock: ManualWallClock(), latency: .milliseconds(1))
+        #expect(try await capture(Self.shop(database: database, processor: waited, withWarehouse: true), "w-3").writes == 3)
+    }
+
     /// Runs acceptance and sub-transaction 1 only, as a capture interrupted after it would.
     func pending(_ orders: Orders, id: String) async throws -> Parley_V1_Order {
         let request = Self.buy(id)

@@ -60,6 +60,22 @@ public protocol PaymentProcessor: Sendable {
     func openAuthorizations(limit: Int) async throws -> [AuthorizationRecord]
 }
 
+/// A processor whose ledger is a table of Parley's own database and which
+/// answers without waiting on anything: it can authorize inside the write
+/// that records the order, so that a capture's three sub-transactions share
+/// one group commit instead of waiting for three (``Orders``, capture). Each
+/// sub-transaction still commits or rolls back on its own savepoint, and an
+/// authorization is durable only together with its order.
+public protocol InTransactionPaymentProcessor: PaymentProcessor {
+    /// Whether it can now: an answer it has to wait for would hold up every
+    /// write of the daemon while it waits.
+    var authorizesInTransaction: Bool { get }
+    /// Authorizes inside `db`'s current transaction: the same answer and the
+    /// same record as ``PaymentProcessor/authorize(_:)``. `random` is drawn
+    /// by the caller, off the writer.
+    func authorize(in db: Database, _ request: AuthorizationRequest, random: [UInt8]) throws -> AuthorizationRecord
+}
+
 /// The built-in payment processor simulator. It keeps its own ledger
 /// (`payments_authorization`, written through the database's group commit as
 /// an external processor would keep its own) and decides by test card:
@@ -74,7 +90,7 @@ public protocol PaymentProcessor: Sendable {
 /// Gift certificates, prepaid accounts and purchase orders are authorized,
 /// except a reference starting with `DECLINE`. Every call waits `latency`
 /// first (0 by default; `parleyd --payment-latency-ms`).
-public struct SimulatedPaymentProcessor: PaymentProcessor {
+public struct SimulatedPaymentProcessor: InTransactionPaymentProcessor {
     let database: ParleyDatabase
     let clock: any WallClock
     let latency: Duration
@@ -91,42 +107,59 @@ public struct SimulatedPaymentProcessor: PaymentProcessor {
 
     public func authorize(_ request: AuthorizationRequest) async throws -> AuthorizationRecord {
         if latency > .zero { try await Task.sleep(for: latency) }
-        var declineCode = ""
+        let declineCode = try Self.decide(request)
+        let random = Self.randomPart()
+        return try await database.batchedWriter.write { db in try self.record(db, request, declineCode: declineCode, random: random) }
+    }
+
+    /// Without latency: the simulator decides by the test card alone.
+    public var authorizesInTransaction: Bool { latency == .zero }
+
+    public func authorize(in db: Database, _ request: AuthorizationRequest, random: [UInt8]) throws -> AuthorizationRecord {
+        try record(db, request, declineCode: try Self.decide(request), random: random)
+    }
+
+    /// The random part of an authorization id (8 bytes).
+    public static func randomPart() -> [UInt8] { (0..<8).map { _ in UInt8.random(in: 0...255) } }
+
+    /// The decline code for `request` ("" when it is authorized); throws for
+    /// the processor-error test card.
+    static func decide(_ request: AuthorizationRequest) throws -> String {
         switch (request.kind, request.instrument) {
         case (.card, Self.processorErrorCard):
             throw PaymentProcessorError(message: "the simulated processor answered with an error (test card \(Self.processorErrorCard))")
-        case (.card, Self.declinedCard): declineCode = "CARD_DECLINED"
-        case (.card, Self.insufficientFundsCard): declineCode = "INSUFFICIENT_FUNDS"
-        case (.card, _): break
-        case (_, let reference) where reference.hasPrefix("DECLINE"): declineCode = "CARD_DECLINED"
-        default: break
+        case (.card, Self.declinedCard): "CARD_DECLINED"
+        case (.card, Self.insufficientFundsCard): "INSUFFICIENT_FUNDS"
+        case (.card, _): ""
+        case (_, let reference) where reference.hasPrefix("DECLINE"): "CARD_DECLINED"
+        default: ""
         }
-        let declined = declineCode
-        let random = (0..<8).map { _ in UInt8.random(in: 0...255) }
-        let clock = self.clock
-        return try await database.batchedWriter.write { db -> AuthorizationRecord in
-            if let existing = try Self.record(db, key: request.key) { return existing }
-            let id = Self.authorizationID(nowMilliseconds: clock.nowMilliseconds, random: random)
-            let state: AuthorizationRecord.State = declined.isEmpty ? .authorized : .declined
-            try db.executeDirect(
-                sql: """
-                    INSERT INTO payments_authorization
-                        (id, key, merchant, amount_minor, currency, instrument, state, decline_code, created_at_ms, updated_at_ms)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
-                    """
-            ) { binder in
-                binder.bind(id)
-                binder.bind(request.key)
-                binder.bind(request.merchant)
-                binder.bind(request.amount.minorUnits)
-                binder.bind(request.amount.currency.rawValue)
-                binder.bind(request.maskedReference)
-                binder.bind(state.rawValue)
-                binder.bind(declined)
-                binder.bind(clock.nowMilliseconds)
-            }
-            return AuthorizationRecord(id: id, key: request.key, merchant: request.merchant, amount: request.amount, state: state, declineCode: declined)
+    }
+
+    /// The ledger row for `request`: the one an earlier call wrote, or a new one.
+    func record(_ db: Database, _ request: AuthorizationRequest, declineCode declined: String, random: [UInt8]) throws -> AuthorizationRecord {
+        if let existing = try Self.record(db, key: request.key) { return existing }
+        let now = clock.nowMilliseconds
+        let id = Self.authorizationID(nowMilliseconds: now, random: random)
+        let state: AuthorizationRecord.State = declined.isEmpty ? .authorized : .declined
+        try db.executeDirect(
+            sql: """
+                INSERT INTO payments_authorization
+                    (id, key, merchant, amount_minor, currency, instrument, state, decline_code, created_at_ms, updated_at_ms)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)
+                """
+        ) { binder in
+            binder.bind(id)
+            binder.bind(request.key)
+            binder.bind(request.merchant)
+            binder.bind(request.amount.minorUnits)
+            binder.bind(request.amount.currency.rawValue)
+            binder.bind(request.maskedReference)
+            binder.bind(state.rawValue)
+            binder.bind(declined)
+            binder.bind(now)
         }
+        return AuthorizationRecord(id: id, key: request.key, merchant: request.merchant, amount: request.amount, state: state, declineCode: declined)
     }
 
     /// `auth_`, the time in milliseconds (12 hex digits), then 8 random

@@ -130,12 +130,21 @@ struct PluginRunner: Sendable {
         }
     }
 
+    /// Whether ``run(_:_:)`` would call any plug-in at `point` for this order.
+    func wouldRun(_ point: CallOutPoint, _ context: PluginContext) -> Bool {
+        plugins.contains { Self.runs($0, at: point, context) }
+    }
+
+    /// A plug-in runs at its point when the merchant has it on (the default)
+    /// and one of its interests is in the order.
+    private static func runs(_ plugin: any OrderPlugin, at point: CallOutPoint, _ context: PluginContext) -> Bool {
+        plugin.point == point && (context.setup.plugins[plugin.name]?.enabled ?? true) && plugin.interests.contains(where: context.has)
+    }
+
     func run(_ point: CallOutPoint, _ context: PluginContext) async -> PluginResult {
         var combined = PluginResult()
-        for plugin in plugins where plugin.point == point {
+        for plugin in plugins where Self.runs(plugin, at: point, context) {
             let settings = context.setup.plugins[plugin.name]
-            guard settings?.enabled ?? true else { continue }
-            guard plugin.interests.contains(where: context.has) else { continue }
             let timeout = settings?.timeoutMilliseconds ?? plugin.defaultTimeoutMilliseconds
             let failOpen = settings?.failOpen ?? plugin.defaultFailOpen
             let outcome: Result<PluginResult, Failure>
