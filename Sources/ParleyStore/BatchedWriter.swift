@@ -202,14 +202,15 @@ public final class BatchedWriter: Sendable {
     }
 
     /// Runs one operation in its own savepoint: its error rolls back its
-    /// changes only (see ``GRDB/Database/inDirectSavepoint(_:)``).
+    /// changes only, including any savepoint of its own it left open (see
+    /// ``GRDB/Database/inDirectSavepoint(named:_:)``).
     private static func inSavepoint(
         _ db: Database,
         _ operation: @Sendable (Database) throws -> any Sendable
     ) throws -> Result<any Sendable, any Error> {
         do {
             return .success(
-                try db.inDirectSavepoint {
+                try db.inDirectSavepoint(named: .batchOperation) {
                     do { return try operation(db) } catch { throw OperationFailed(error: error) }
                 }
             )

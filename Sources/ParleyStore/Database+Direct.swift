@@ -57,6 +57,24 @@ public struct DirectBinder: ~Copyable {
     }
 }
 
+/// The name of a savepoint taken by ``GRDB/Database/inDirectSavepoint(named:_:)``.
+public struct SavepointName: Sendable {
+    let begin: String
+    let release: String
+    let rollback: String
+
+    init(_ name: String) {
+        begin = "SAVEPOINT \(name)"
+        release = "RELEASE SAVEPOINT \(name)"
+        rollback = "ROLLBACK TO SAVEPOINT \(name)"
+    }
+
+    /// A step inside an operation (the default).
+    public static let step = SavepointName("step")
+    /// One operation of a group commit (``BatchedWriter``).
+    public static let batchOperation = SavepointName("batch_operation")
+}
+
 /// The current row of a direct query, read by column position.
 public struct DirectRow: ~Copyable {
     let handle: OpaquePointer
@@ -79,18 +97,22 @@ extension Database {
     /// released when `body` returns, rolled back when it throws (and the
     /// error rethrown), so that a failing step undoes its own changes and no
     /// others. Savepoints nest. Unlike GRDB's `inSavepoint`, the SAVEPOINT
-    /// statements are prepared once per connection.
-    public func inDirectSavepoint<T>(_ body: () throws -> T) throws -> T {
-        try executeDirect(sql: "SAVEPOINT direct") { _ in }
+    /// statements are prepared once per connection (one set per `name`).
+    ///
+    /// SQLite rolls back to the most recent savepoint of a name: a layer
+    /// that must undo everything nested in it, even a savepoint some inner
+    /// step failed to close, takes a name of its own.
+    public func inDirectSavepoint<T>(named name: SavepointName = .step, _ body: () throws -> T) throws -> T {
+        try executeDirect(sql: name.begin) { _ in }
         do {
             let value = try body()
-            try executeDirect(sql: "RELEASE SAVEPOINT direct") { _ in }
+            try executeDirect(sql: name.release) { _ in }
             return value
         } catch {
             // Failing to roll back leaves the transaction unusable: that
             // error propagates instead, and the whole transaction fails.
-            try executeDirect(sql: "ROLLBACK TO SAVEPOINT direct") { _ in }
-            try executeDirect(sql: "RELEASE SAVEPOINT direct") { _ in }
+            try executeDirect(sql: name.rollback) { _ in }
+            try executeDirect(sql: name.release) { _ in }
             throw error
         }
     }

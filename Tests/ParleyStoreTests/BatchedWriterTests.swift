@@ -159,6 +159,34 @@ struct StoreTests {
         }
     }
 
+    @Test("a failing operation is undone whole, even past a savepoint it left open; a step's savepoint undoes that step only")
+    func operationRollsBackNestedSavepoints() async throws {
+        try await withDatabase { database, _ in
+            // A step that failed to close its savepoint (say its RELEASE
+            // failed) and then an error: the operation's rollback must reach
+            // back past it, to before the operation's first change.
+            await #expect(throws: Refused.self) {
+                try await database.batchedWriter.write { db in
+                    try db.execute(sql: "INSERT INTO item (value) VALUES (1)")
+                    try db.executeDirect(sql: "SAVEPOINT step") { _ in }
+                    try db.execute(sql: "INSERT INTO item (value) VALUES (2)")
+                    throw Refused()
+                }
+            }
+            // A failing step inside an operation that goes on: only the step is undone.
+            try await database.batchedWriter.write { db in
+                try db.execute(sql: "INSERT INTO item (value) VALUES (3)")
+                _ = try? db.inDirectSavepoint {
+                    try db.execute(sql: "INSERT INTO item (value) VALUES (4)")
+                    throw Refused()
+                }
+                try db.inDirectSavepoint { try db.execute(sql: "INSERT INTO item (value) VALUES (5)") }
+            }
+            let values = try await database.writer.read { db in try Int.fetchAll(db, sql: "SELECT value FROM item ORDER BY value") }
+            #expect(values == [3, 5])
+        }
+    }
+
     @Test("a write returns its value and drain waits for everything queued")
     func returnsValues() async throws {
         try await withDatabase { database, _ in
