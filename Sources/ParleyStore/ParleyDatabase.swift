@@ -39,8 +39,18 @@ public final class ParleyDatabase: Sendable {
         public var maxBatchSize: Int
         /// How long a writer waits for a lock before SQLITE_BUSY.
         public var busyTimeout: Duration
-        /// SQLite's page cache per connection, in KiB.
+        /// SQLite's page cache per reading connection, in KiB.
         public var cacheSizeKiB: Int
+        /// The writer connection's page cache, in KiB: smaller than the
+        /// readers', because SQLite walks the hash of this cache at every
+        /// commit that split a B-tree page. (The split parks a page under
+        /// the number of the lock page, 1 GiB into the file, for a moment,
+        /// and the commit then clears everything past the end of the file
+        /// by visiting every hash bucket.) With 64 MiB that walk was 6 %
+        /// of the writer's time under Capture, 13 % with captures in one
+        /// write (docs/benchmarks.md, session 10). Pages it does not keep
+        /// are read back through the memory map or from the log.
+        public var writerCacheSizeKiB: Int
         /// How much of the database file is read through a memory map
         /// instead of read(2) calls; 0 turns it off.
         public var mmapSizeBytes: Int
@@ -69,6 +79,7 @@ public final class ParleyDatabase: Sendable {
             maxBatchSize: Int,
             busyTimeout: Duration,
             cacheSizeKiB: Int = 65_536,
+            writerCacheSizeKiB: Int = 8_192,
             mmapSizeBytes: Int = 1 << 30,
             checkpointInterval: Duration = .milliseconds(50),
             walRestartPages: Int = 16_384,
@@ -77,13 +88,15 @@ public final class ParleyDatabase: Sendable {
             self.maxBatchSize = maxBatchSize
             self.busyTimeout = busyTimeout
             self.cacheSizeKiB = cacheSizeKiB
+            self.writerCacheSizeKiB = writerCacheSizeKiB
             self.mmapSizeBytes = mmapSizeBytes
             self.checkpointInterval = checkpointInterval
             self.walRestartPages = walRestartPages
             self.pageSizeBytes = pageSizeBytes
         }
 
-        /// Batches of up to 512 writes, a 64 MiB page cache, 1 GiB memory
+        /// Batches of up to 512 writes, a 64 MiB page cache per reader and
+        /// 8 MiB for the writer, 1 GiB memory
         /// map, a checkpoint every 50 ms, the log started over past 16,384
         /// pages (32 MiB with the 2 KiB pages of new files).
         public static var defaults: Configuration {
@@ -138,7 +151,10 @@ public final class ParleyDatabase: Sendable {
         // killed process loses nothing either way, which is why the crash
         // tests could not see it). Every commit of this connection is
         // fsynced from here on.
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA cache_size = -\(configuration.writerCacheSizeKiB)")
+        }
         try migrate(pool, migrations: migrations)
         let readers = try DirectReaders(
             path: path,

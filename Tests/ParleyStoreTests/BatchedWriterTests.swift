@@ -46,6 +46,11 @@ struct StoreTests {
             // Asked inside a batch: the connection that commits it fsyncs.
             let inBatch = try await database.batchedWriter.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
             #expect(inBatch == 2)
+            // The writer's page cache is its own size; readers keep theirs.
+            let writerCache = try await database.batchedWriter.write { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
+            #expect(writerCache == -ParleyDatabase.Configuration.defaults.writerCacheSizeKiB)
+            let readerCache = try await database.writer.read { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
+            #expect(readerCache == -ParleyDatabase.Configuration.defaults.cacheSizeKiB)
         }
     }
 
