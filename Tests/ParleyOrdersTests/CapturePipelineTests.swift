@@ -358,6 +358,36 @@ struct CapturePipelineTests {
         #expect(try await capture(Self.shop(database: database, processor: waited, withWarehouse: true), "w-3").writes == 3)
     }
 
+    @Test("in one write, a failure after the authorization undoes all of it: no charge, no order, no hold; a retry then captures once")
+    func oneWriteIsAtomic() async throws {
+        let shop = try await Self.shop(withWarehouse: true)
+        let warehouse = try #require(shop.orders.warehouse)
+        let lamps = WarehouseCaller(principal: "lamps", kinds: [.merchant])
+        _ = try await warehouse.allocate(merchant: "lamps", adjustments: [.init(sku: "lamp", delta: 10, reason: "")], caller: lamps)
+        // Sub-transaction 3's outbox entry fails (not a warehouse refusal,
+        // which has a path of its own), after 2 recorded the authorization.
+        try await shop.database.writer.write { db in
+            try db.execute(sql: "CREATE TRIGGER outbox_broken BEFORE INSERT ON orders_outbox BEGIN SELECT RAISE(ABORT, 'outbox broken'); END")
+        }
+        await #expect(throws: (any Error).self) { try await shop.orders.capture(Self.buy("x-1"), agent: "agency") }
+        let left = try await shop.database.writer.read { db in
+            (
+                orders: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM orders_order") ?? -1,
+                authorizations: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM payments_authorization") ?? -1,
+                reservations: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM warehouse_reservation") ?? -1
+            )
+        }
+        #expect(left.orders == 0 && left.authorizations == 0 && left.reservations == 0)
+        let audit = try await warehouse.audit(caller: lamps)
+        #expect(audit.balances && audit.held == 0 && audit.sold == 0, "\(audit.discrepancies)")
+
+        try await shop.database.writer.write { db in try db.execute(sql: "DROP TRIGGER outbox_broken") }
+        let retried = try await shop.orders.capture(Self.buy("x-1"), agent: "agency")
+        #expect(retried.order.state == .captured)
+        let authorizations = try await shop.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM payments_authorization") }
+        #expect(authorizations == 1)
+    }
+
     /// Runs acceptance and sub-transaction 1 only, as a capture interrupted after it would.
     func pending(_ orders: Orders, id: String) async throws -> Parley_V1_Order {
         let request = Self.buy(id)
