@@ -119,8 +119,8 @@ public struct SimulatedPaymentProcessor: InTransactionPaymentProcessor {
         try record(db, request, declineCode: try Self.decide(request), random: random)
     }
 
-    /// The random part of an authorization id (8 bytes).
-    public static func randomPart() -> [UInt8] { (0..<8).map { _ in UInt8.random(in: 0...255) } }
+    /// The random part of an authorization id (8 bytes, one draw).
+    public static func randomPart() -> [UInt8] { withUnsafeBytes(of: UInt64.random(in: .min ... .max)) { Array($0) } }
 
     /// The decline code for `request` ("" when it is authorized); throws for
     /// the processor-error test card.

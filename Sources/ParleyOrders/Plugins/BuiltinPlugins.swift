@@ -159,10 +159,9 @@ final class FraudBook: Sendable {
     func evaluate(_ subject: FraudSubject, merchant: String, rules: [FraudRule], now: Int64) -> [FraudViolation] {
         let contributions = subject.contributions
         return statistics.withLock { all in
-            guard let statistics = all[merchant] else {
-                return FraudAvoidance.evaluate(subject, contributions: contributions, rules: rules, statistics: FraudStatistics(limits: limits), now: now)
-            }
-            return FraudAvoidance.evaluate(subject, contributions: contributions, rules: rules, statistics: statistics, now: now)
+            FraudAvoidance.evaluate(
+                subject, contributions: contributions, rules: rules, statistics: all[merchant] ?? FraudStatistics(limits: limits), now: now
+            )
         }
     }
 
