@@ -19,12 +19,15 @@ public final class RawConnection {
         self.outbound = outbound
     }
 
-    /// Connects with `credentials`, runs `body`, closes.
+    /// Connects with `credentials`, runs `body`, closes. With a
+    /// `handshakeDelay`, the TCP connection stays silent that long before
+    /// the TLS handshake starts (a slow client).
     public static func with<T>(
         port: Int,
         credentials: TestPKI.Credentials,
         pki: TestPKI,
         alpn: [String] = [WireProtocol.alpn],
+        handshakeDelay: Duration = .zero,
         _ body: (RawConnection) async throws -> T
     ) async throws -> T {
         var configuration = TLSConfiguration.makeClientConfiguration()
@@ -33,15 +36,16 @@ public final class RawConnection {
         configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.caPath))
         configuration.applicationProtocols = alpn
         let context = try NIOSSLContext(configuration: configuration)
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
-                    try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: WireProtocol.defaultMaxFrameBytes)))
-                    return try NIOAsyncChannel<Parley_Wire_V1_Frame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let tcp = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        if handshakeDelay > .zero { try await Task.sleep(for: handshakeDelay) }
+        let channel = try await tcp.eventLoop.submit {
+            let sync = tcp.pipeline.syncOperations
+            try sync.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+            try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: WireProtocol.defaultMaxFrameBytes)))
+            return try NIOAsyncChannel<Parley_Wire_V1_Frame, ByteBuffer>(wrappingChannelSynchronously: tcp)
+        }.get()
         return try await channel.executeThenClose { inbound, outbound in
             try await body(RawConnection(inbound: inbound, outbound: outbound))
         }

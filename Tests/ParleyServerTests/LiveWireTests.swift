@@ -216,6 +216,26 @@ struct LiveWireTests {
         }
     }
 
+    @Test("the idle clock starts after the handshake: a slow handshake still ends in GoAway, not a silent close")
+    func idleAfterSlowHandshake() async throws {
+        try await withServiceDaemon(configure: { $0.server.timeouts.idle = .milliseconds(200) }) { daemon, _ in
+            let credentials = try daemon.pki.client("slow", roles: [.agent])
+            let frames = try await RawConnection.with(
+                port: daemon.port,
+                credentials: credentials,
+                pki: daemon.pki,
+                handshakeDelay: .milliseconds(600)
+            ) { raw in
+                await raw.framesUntilClose()
+            }
+            guard case .goAway(let goAway) = frames.last?.kind else {
+                Issue.record("expected GoAway, got \(frames)")
+                return
+            }
+            #expect(goAway.status.code == .unavailable)
+        }
+    }
+
     @Test("a peer that never starts TLS is dropped after the handshake timeout")
     func handshakeTimeout() async throws {
         try await withServiceDaemon(configure: { $0.server.timeouts.handshake = .milliseconds(300) }) { daemon, _ in

@@ -109,7 +109,9 @@ final class ConnectionHandler: ChannelInboundHandler {
             handler.logger.info("TLS handshake timed out")
             context.close(promise: nil)
         }
-        scheduleIdleCheck(after: dependencies.configuration.timeouts.idle)
+        // The idle clock starts once the peer is authenticated: until then
+        // the handshake timeout bounds the connection, and an idle GoAway
+        // written before the handshake ends would be lost with the close.
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -196,6 +198,8 @@ final class ConnectionHandler: ChannelInboundHandler {
             countedPrincipal = identity.principal
             self.identity = identity
             logger.debug("connection authenticated", metadata: ["roles": "\(identity.roles.sorted())"])
+            lastActivity = .now()
+            scheduleIdleCheck(after: dependencies.configuration.timeouts.idle)
         } catch {
             goAwayAndClose(RPCError(code: .unauthenticated, message: "unusable client certificate: \(error)"))
         }
