@@ -66,14 +66,10 @@ public final class TestDaemon: Sendable {
     public func shutdown() async { await daemon.shutdown() }
 }
 
-/// Runs `body` against a fresh daemon, then shuts it down gracefully and
-/// removes its files, whether `body` succeeded or threw.
-public func withTestDaemon<T: Sendable>(
-    _ options: TestDaemonOptions = TestDaemonOptions(),
-    _ body: (TestDaemon) async throws -> T
-) async throws -> T {
-    let directory = options.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString)")
-    defer { if options.directory == nil { try? FileManager.default.removeItem(at: directory) } }
+/// A daemon configured as ``withTestDaemon(_:_:)`` configures it, with its
+/// certificates and database in `directory`, not yet running: for a test
+/// that runs (and ends) it itself.
+public func makeTestDaemon(_ options: TestDaemonOptions, directory: URL) throws -> (Daemon, TestPKI) {
     let pki = try TestPKI(directory: directory.appendingPathComponent("certs"))
 
     var configuration = DaemonConfiguration.defaults
@@ -101,6 +97,18 @@ public func withTestDaemon<T: Sendable>(
         handleSignals: false,
         logger: logger
     )
+    return (daemon, pki)
+}
+
+/// Runs `body` against a fresh daemon, then shuts it down gracefully and
+/// removes its files, whether `body` succeeded or threw.
+public func withTestDaemon<T: Sendable>(
+    _ options: TestDaemonOptions = TestDaemonOptions(),
+    _ body: (TestDaemon) async throws -> T
+) async throws -> T {
+    let directory = options.directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString)")
+    defer { if options.directory == nil { try? FileManager.default.removeItem(at: directory) } }
+    let (daemon, pki) = try makeTestDaemon(options, directory: directory)
     let running = Task { try await daemon.run() }
     let port: Int
     do {

@@ -57,6 +57,32 @@ struct LifecycleTests {
         }
     }
 
+    /// When a service ends unexpectedly, the service group cancels all the
+    /// others; the daemon must then end (and `parleyd` exit, so that a
+    /// supervisor restarts it) rather than hang with nothing serving.
+    @Test("a cancelled daemon ends: every service, the metrics endpoint too, stops on cancellation")
+    func cancelledDaemonEnds() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (daemon, _) = try makeTestDaemon(TestDaemonOptions(), directory: directory)
+        let running = Task { try await daemon.run() }
+        _ = try await daemon.server.localAddress()
+        _ = try await #require(daemon.metricsEndpoint).localAddress()
+        running.cancel()
+        let ended = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let first = FirstAnswer(continuation)
+            Task {
+                _ = try? await running.value
+                first.resume(returning: true)
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(20))
+                first.resume(returning: false)
+            }
+        }
+        #expect(ended, "the daemon was still running 20 s after its task was cancelled")
+    }
+
     @Test("graceful shutdown: in-flight calls finish, new calls are refused, Watch reports DRAINING")
     func gracefulShutdown() async throws {
         try await withServiceDaemon { daemon, probe in
@@ -89,5 +115,18 @@ struct LifecycleTests {
                 #expect(statuses.value == [.serving, .draining])
             }
         }
+    }
+}
+
+/// Resumes a continuation with whichever answer comes first.
+private final class FirstAnswer: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Bool, Never>?>
+
+    init(_ continuation: CheckedContinuation<Bool, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    func resume(returning value: Bool) {
+        continuation.withLock { $0.take() }?.resume(returning: value)
     }
 }

@@ -59,9 +59,11 @@ public final class MetricsEndpoint: Service, Sendable {
         }
         if let address = channel.localAddress { bound.succeed(address) }
         logger.info("metrics endpoint listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
-        try await withGracefulShutdownHandler {
+        // Cancellation too: when another service ends unexpectedly the group
+        // cancels every service, and a future's `get()` never notices that.
+        try await withTaskCancellationOrGracefulShutdownHandler {
             try await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        } onCancelOrGracefulShutdown: {
             channel.close(promise: nil)
         }
     }
