@@ -58,6 +58,16 @@ public final class BatchedWriter: Sendable {
     private let ended = Atomic<UInt64>(0)
     /// Wakes the writer thread when work arrives (its lock guards nothing else).
     private let wakeup = NSCondition()
+    /// What runs after the batch being written commits (see
+    /// ``afterCommit(of:_:)``). Only the writer thread touches it while a
+    /// batch holds the connection; the lock is never contended.
+    private let afterCommitActions = Mutex(AfterCommitActions())
+
+    private struct AfterCommitActions: ~Copyable {
+        /// The connection of the batch being written; nil between batches.
+        var database: ObjectIdentifier?
+        var actions: [@Sendable () -> Void] = []
+    }
 
     init(writer: any DatabaseWriter, maxBatchSize: Int, onBatch: (@Sendable (Int) -> Void)?) {
         precondition(maxBatchSize >= 1)
@@ -123,6 +133,24 @@ public final class BatchedWriter: Sendable {
     public static var currentLastingEventLoop: (any EventLoop)? {
         guard let loop = MultiThreadedEventLoopGroup.currentEventLoop, lastingLoops.contains(ObjectIdentifier(loop)) else { return nil }
         return loop
+    }
+
+    /// Runs `action` once the batch transaction that holds `db` has
+    /// committed, before the batch's callers resume; never if the operation
+    /// adding it fails or the batch's commit does. Returns false, and keeps
+    /// nothing, when `db` is not a batch's (a write outside the batched
+    /// writer), so that the caller can use GRDB's `afterNextTransaction`
+    /// there.
+    ///
+    /// Cheaper than `afterNextTransaction`, which registers a transaction
+    /// observer: while one is registered GRDB inspects every statement of
+    /// the batch, and the registration itself costs more than an insert.
+    public func afterCommit(of db: Database, _ action: @escaping @Sendable () -> Void) -> Bool {
+        afterCommitActions.withLock { pending in
+            guard pending.database == ObjectIdentifier(db) else { return false }
+            pending.actions.append(action)
+            return true
+        }
     }
 
     /// Waits until every operation submitted so far has completed.
@@ -227,18 +255,35 @@ public final class BatchedWriter: Sendable {
 
     private func commit(_ batch: [Pending]) {
         onBatch?(batch.count)
+        var committedActions: [@Sendable () -> Void] = []
         do {
             let results = try writer.writeWithoutTransaction { db -> [Result<any Sendable, any Error>] in
+                // Cleared before the connection is released, so that no
+                // write outside the batch can add to the list.
+                afterCommitActions.withLock { $0.database = ObjectIdentifier(db) }
+                defer {
+                    afterCommitActions.withLock { pending in
+                        pending.database = nil
+                        committedActions = pending.actions
+                        pending.actions = []
+                    }
+                }
                 var results: [Result<any Sendable, any Error>] = []
                 results.reserveCapacity(batch.count)
                 try db.inTransaction(.immediate) {
                     for pending in batch {
-                        results.append(try Self.inSavepoint(db, pending.operation))
+                        let mark = afterCommitActions.withLock { $0.actions.count }
+                        let result = try Self.inSavepoint(db, pending.operation)
+                        if case .failure = result {
+                            afterCommitActions.withLock { $0.actions.removeSubrange(mark...) }
+                        }
+                        results.append(result)
                     }
                     return .commit
                 }
                 return results
             }
+            for action in committedActions { action() }
             ended.add(1, ordering: .releasing)
             Self.resume(zip(batch, results).map { ($0, $1) })
         } catch {

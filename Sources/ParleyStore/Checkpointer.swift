@@ -38,7 +38,10 @@ final class Checkpointer: Sendable {
         self.restartPages = restartPages
         self.writer = writer
         let thread = Thread { [self] in
-            Thread.current.name = "parley-checkpoint"
+            // At most 15 characters: Linux refuses a longer thread name, and
+            // the thread then keeps its creator's (an event loop's), which
+            // made checkpoints look like event-loop work in profiles.
+            Thread.current.name = "parley-ckpt"
             self.run()
         }
         thread.start()

@@ -176,7 +176,10 @@ public struct IdempotencyStore: Sendable {
         let rowID = db.lastInsertedRowID
         let hash = scope.scope
         let createdAt = record.createdAtMilliseconds
-        db.afterNextTransaction { _ in index.insert(hash, rowID: rowID, createdAtMilliseconds: createdAt) }
+        let learn: @Sendable () -> Void = { index.insert(hash, rowID: rowID, createdAtMilliseconds: createdAt) }
+        if !database.batchedWriter.afterCommit(of: db, learn) {
+            db.afterNextTransaction { _ in learn() }
+        }
     }
 
     /// Deletes outcomes older than the retention, in chunks of `chunk` rows

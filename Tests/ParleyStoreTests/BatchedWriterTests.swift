@@ -204,6 +204,33 @@ struct StoreTests {
         }
     }
 
+    @Test("after-commit actions run once the batch commits, before its caller resumes; not for a failed operation, nor outside a batch")
+    func afterCommitActions() async throws {
+        struct Refused: Error {}
+        try await withDatabase { database, _ in
+            let log = Mutex<[String]>([])
+            let writer = database.batchedWriter
+            let ranInside = try await writer.write { db -> Bool in
+                #expect(writer.afterCommit(of: db) { log.withLock { $0.append("kept") } })
+                try db.execute(sql: "INSERT INTO item (value) VALUES (1)")
+                return log.withLock { $0.contains("kept") }
+            }
+            #expect(!ranInside)
+            #expect(log.withLock { $0 } == ["kept"])
+            await #expect(throws: Refused.self) {
+                try await writer.write { db in
+                    _ = writer.afterCommit(of: db) { log.withLock { $0.append("failed") } }
+                    throw Refused()
+                }
+            }
+            #expect(log.withLock { $0 } == ["kept"])
+            let outside = try await database.writer.write { db in writer.afterCommit(of: db) { log.withLock { $0.append("outside") } } }
+            #expect(!outside)
+            try await writer.write { _ in }
+            #expect(log.withLock { $0 } == ["kept"])
+        }
+    }
+
     @Test("idempotency outcomes are kept for the retention, scoped by principal")
     func idempotencyRetention() async throws {
         try await withDatabase { database, _ in
