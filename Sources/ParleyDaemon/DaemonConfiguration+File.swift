@@ -29,11 +29,13 @@ struct ConfigurationFile: Decodable {
         var maxConnections: Int?
         var maxConnectionsPerAddress: Int?
         var maxConnectionsPerPrincipal: Int?
+        var maxIdempotencyKeyBytes: Int?
         enum CodingKeys: String, CodingKey {
             case maxFrameBytes = "max_frame_bytes", maxConcurrentCalls = "max_concurrent_calls", maxConnections = "max_connections"
             case maxConnectionsPerAddress = "max_connections_per_address", maxConnectionsPerPrincipal = "max_connections_per_principal"
             case retryAfterMs = "retry_after_ms", writeBufferHighWaterMark = "write_buffer_high_water_mark"
             case writeBufferLowWaterMark = "write_buffer_low_water_mark"
+            case maxIdempotencyKeyBytes = "max_idempotency_key_bytes"
         }
     }
     struct Timeouts: Decodable {
@@ -151,6 +153,7 @@ extension DaemonConfiguration {
             if let value = limits.maxConnections { server.limits.maxConnections = value }
             if let value = limits.maxConnectionsPerAddress { server.limits.maxConnectionsPerAddress = value }
             if let value = limits.maxConnectionsPerPrincipal { server.limits.maxConnectionsPerPrincipal = value }
+            if let value = limits.maxIdempotencyKeyBytes { server.limits.maxIdempotencyKeyBytes = value }
         }
         if let timeouts = file.timeoutsMs {
             if let value = timeouts.handshake { server.timeouts.handshake = .milliseconds(value) }
@@ -194,7 +197,7 @@ extension DaemonConfiguration {
         "tls": ["certificate", "private_key", "client_ca", "revocation_file", "allow_tls12"],
         "limits": [
             "max_frame_bytes", "max_concurrent_calls", "retry_after_ms", "write_buffer_high_water_mark", "write_buffer_low_water_mark",
-            "max_connections", "max_connections_per_address", "max_connections_per_principal",
+            "max_connections", "max_connections_per_address", "max_connections_per_principal", "max_idempotency_key_bytes",
         ],
         "timeouts_ms": ["handshake", "partial_frame", "idle", "default_call", "max_call", "shutdown_grace"],
         "metrics": ["enabled", "host", "port"],

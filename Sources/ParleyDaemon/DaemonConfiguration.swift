@@ -131,6 +131,10 @@ public struct DaemonConfiguration: Sendable {
             "limits.max_connections_per_principal must be 1...1000000"
         )
         try require(
+            limits.maxIdempotencyKeyBytes >= 16 && limits.maxIdempotencyKeyBytes <= 4096,
+            "limits.max_idempotency_key_bytes must be 16...4096"
+        )
+        try require(
             limits.writeBufferLowWaterMark >= 1 && limits.writeBufferLowWaterMark < limits.writeBufferHighWaterMark,
             "limits.write_buffer_low_water_mark must be at least 1 and below limits.write_buffer_high_water_mark"
         )

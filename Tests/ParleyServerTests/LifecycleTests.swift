@@ -57,6 +57,32 @@ struct LifecycleTests {
         }
     }
 
+    @Test("an idempotency-key over limits.max_idempotency_key_bytes (UTF-8 bytes) is INVALID_ARGUMENT naming it, and nothing runs")
+    func idempotencyKeyLimit() async throws {
+        try await withServiceDaemon { daemon, probe in
+            try await daemon.client().using { client in
+                // 128 two-byte characters: at the limit of 256 bytes.
+                let longest = String(repeating: "é", count: 128)
+                _ = try await client.unary(TestService.append, entry("a"), as: Parley_V1_HealthCheckResponse.self, options: CallOptions(idempotencyKey: longest))
+                #expect(probe.snapshot.appends == 1)
+                do {
+                    _ = try await client.unary(
+                        TestService.append,
+                        entry("a"),
+                        as: Parley_V1_HealthCheckResponse.self,
+                        options: CallOptions(idempotencyKey: longest + "x")
+                    )
+                    Issue.record("expected INVALID_ARGUMENT")
+                } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument)
+                    #expect(error.violations.map(\.field) == ["metadata.idempotency-key"])
+                    #expect(error.violations.first?.description.contains("257") == true)
+                }
+                #expect(probe.snapshot.appends == 1)
+            }
+        }
+    }
+
     /// When a service ends unexpectedly, the service group cancels all the
     /// others; the daemon must then end (and `parleyd` exit, so that a
     /// supervisor restarts it) rather than hang with nothing serving.

@@ -42,6 +42,11 @@ public struct ServerConfiguration: Sendable {
         /// counted from the handshake; one more gets GoAway
         /// RESOURCE_EXHAUSTED and is closed before any call.
         public var maxConnectionsPerPrincipal: Int
+        /// The longest `idempotency-key` accepted, in UTF-8 bytes: every
+        /// stored outcome keeps its key for the retention, so an unbounded
+        /// key would let any caller grow the database at will. A longer one
+        /// gets INVALID_ARGUMENT and nothing runs.
+        public var maxIdempotencyKeyBytes: Int
 
         public init(
             maxFrameBytes: Int,
@@ -51,8 +56,10 @@ public struct ServerConfiguration: Sendable {
             writeBufferLowWaterMark: Int,
             maxConnections: Int = 4096,
             maxConnectionsPerAddress: Int = 1024,
-            maxConnectionsPerPrincipal: Int = 256
+            maxConnectionsPerPrincipal: Int = 256,
+            maxIdempotencyKeyBytes: Int = 256
         ) {
+            self.maxIdempotencyKeyBytes = maxIdempotencyKeyBytes
             self.maxConnections = maxConnections
             self.maxConnectionsPerAddress = maxConnectionsPerAddress
             self.maxConnectionsPerPrincipal = maxConnectionsPerPrincipal
@@ -72,7 +79,8 @@ public struct ServerConfiguration: Sendable {
                 writeBufferLowWaterMark: 256 * 1024,
                 maxConnections: 4096,
                 maxConnectionsPerAddress: 1024,
-                maxConnectionsPerPrincipal: 256
+                maxConnectionsPerPrincipal: 256,
+                maxIdempotencyKeyBytes: 256
             )
         }
     }

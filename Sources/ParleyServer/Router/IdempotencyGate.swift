@@ -25,12 +25,14 @@ final class IdempotencyGate: Sendable {
     }
 
     private let store: IdempotencyStore
+    private let maxKeyBytes: Int
     private let clock: any WallClock
     private let logger: Logger
     private let inFlight = Mutex<[String: InFlight]>([:])
 
-    init(store: IdempotencyStore, clock: any WallClock, logger: Logger) {
+    init(store: IdempotencyStore, maxKeyBytes: Int, clock: any WallClock, logger: Logger) {
         self.store = store
+        self.maxKeyBytes = maxKeyBytes
         self.clock = clock
         self.logger = logger
     }
@@ -47,6 +49,14 @@ final class IdempotencyGate: Sendable {
         request: some SwiftProtobuf.Message,
         body: @Sendable (IdempotentOutcome) async -> Result<Data, RPCError>
     ) async -> Result<Data, RPCError> {
+        guard key.utf8.count <= maxKeyBytes else {
+            return .failure(
+                .invalidArgument(
+                    field: "metadata.idempotency-key",
+                    "at most \(maxKeyBytes) bytes (limits.max_idempotency_key_bytes); this one has \(key.utf8.count)"
+                )
+            )
+        }
         let digest: Data
         do {
             digest = Data(SHA256.hash(data: try request.deterministicBytes()))

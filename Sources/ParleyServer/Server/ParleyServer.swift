@@ -38,7 +38,9 @@ public final class ParleyServer: Service, Sendable {
         self.dependencies = ConnectionHandler.Dependencies(
             router: router,
             environment: CallEnvironment(
-                idempotency: idempotency.map { IdempotencyGate(store: $0, clock: clock, logger: logger) },
+                idempotency: idempotency.map {
+                    IdempotencyGate(store: $0, maxKeyBytes: configuration.limits.maxIdempotencyKeyBytes, clock: clock, logger: logger)
+                },
                 logger: logger
             ),
             configuration: configuration,
