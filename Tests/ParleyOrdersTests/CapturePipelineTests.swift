@@ -56,10 +56,10 @@ struct CapturePipelineTests {
         fraudRules: [Parley_V1_FraudRuleDefinition] = [],
         database: ParleyDatabase? = nil,
         processor: (any PaymentProcessor)? = nil,
-        withWarehouse: Bool = false
+        withWarehouse: Bool = false,
+        clock: ManualWallClock = ManualWallClock()
     ) async throws -> Shop {
         let database = try database ?? ParleyDatabase.inMemory(migrations: OrdersSchema.migrations + WarehouseSchema.migrations)
-        let clock = ManualWallClock()
         let warehouse = withWarehouse ? Warehouse(database: database, clock: clock, logger: Logger(label: "test")) : nil
         let orders = try Orders(
             database: database, warehouse: warehouse, clock: clock, logger: Logger(label: "test"), processor: processor, plugins: plugins
@@ -386,6 +386,47 @@ struct CapturePipelineTests {
         #expect(retried.order.state == .captured)
         let authorizations = try await shop.database.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM payments_authorization") }
         #expect(authorizations == 1)
+    }
+
+    /// The simulator, but the clock passes every hold's end while it
+    /// authorizes inside the order's write.
+    struct HoldOutlivingProcessor: InTransactionPaymentProcessor {
+        let simulator: SimulatedPaymentProcessor
+        let clock: ManualWallClock
+
+        var authorizesInTransaction: Bool { true }
+        func authorize(in db: Database, _ request: AuthorizationRequest, random: [UInt8]) throws -> AuthorizationRecord {
+            let record = try simulator.authorize(in: db, request, random: random)
+            clock.advance(by: .seconds(3 * 3600))
+            return record
+        }
+        func authorize(_ request: AuthorizationRequest) async throws -> AuthorizationRecord { try await simulator.authorize(request) }
+        func authorization(key: String) async throws -> AuthorizationRecord? { try await simulator.authorization(key: key) }
+        func capture(keys: [String]) async throws { try await simulator.capture(keys: keys) }
+        func void(key: String) async throws { try await simulator.void(key: key) }
+        func openAuthorizations(limit: Int) async throws -> [AuthorizationRecord] { try await simulator.openAuthorizations(limit: limit) }
+    }
+
+    @Test("in one write, a hold that cannot be confirmed leaves the authorization to the path after the write: the order fails INVENTORY_LAPSED, voided, nothing sold")
+    func oneWriteHoldLapsed() async throws {
+        let database = try ParleyDatabase.inMemory(migrations: OrdersSchema.migrations + WarehouseSchema.migrations)
+        let clock = ManualWallClock()
+        let processor = HoldOutlivingProcessor(simulator: SimulatedPaymentProcessor(database: database, clock: clock), clock: clock)
+        let shop = try await Self.shop(database: database, processor: processor, withWarehouse: true, clock: clock)
+        let warehouse = try #require(shop.orders.warehouse)
+        let lamps = WarehouseCaller(principal: "lamps", kinds: [.merchant])
+        _ = try await warehouse.allocate(merchant: "lamps", adjustments: [.init(sku: "lamp", delta: 10, reason: "")], caller: lamps)
+
+        let order = try await shop.orders.capture(Self.buy("lapsed"), agent: "agency").order
+        #expect(order.state == .failed && order.failureCode == "INVENTORY_LAPSED", "\(order.failureCode): \(order.failureMessage)")
+        #expect(try await processor.authorization(key: "agency/lapsed")?.state == .voided)
+        #expect(try await warehouse.reservation(id: order.reservationID, caller: lamps).state == .expired)
+        let audit = try await warehouse.audit(caller: lamps)
+        #expect(audit.balances && audit.held == 0 && audit.sold == 0, "\(audit.discrepancies)")
+        let outbox = try await database.writer.read { db in try String.fetchAll(db, sql: "SELECT kind FROM orders_outbox") }
+        #expect(outbox == ["failed"])
+        let caller = OrdersCaller(principal: "agency", isAgent: true, isMerchant: false, isAdmin: false)
+        #expect(try await shop.orders.order(id: "lapsed", agent: "", caller: caller) == order)
     }
 
     /// Runs acceptance and sub-transaction 1 only, as a capture interrupted after it would.
