@@ -137,7 +137,10 @@ public final class BatchedWriter: Sendable {
 
     /// Runs `action` once the batch transaction that holds `db` has
     /// committed, before the batch's callers resume; never if the operation
-    /// adding it fails or the batch's commit does. Returns false, and keeps
+    /// adding it fails or the batch's commit does (one added inside a
+    /// savepoint that the operation itself rolls back and gets past still
+    /// runs: an action must tolerate that, as the idempotency index's hints
+    /// do, being checked against the row they point to). Returns false, and keeps
     /// nothing, when `db` is not a batch's (a write outside the batched
     /// writer), so that the caller can use GRDB's `afterNextTransaction`
     /// there.
