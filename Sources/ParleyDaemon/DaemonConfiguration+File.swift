@@ -30,12 +30,14 @@ struct ConfigurationFile: Decodable {
         var maxConnectionsPerAddress: Int?
         var maxConnectionsPerPrincipal: Int?
         var maxIdempotencyKeyBytes: Int?
+        var maxPendingHandshakesPerAddress: Int?
         enum CodingKeys: String, CodingKey {
             case maxFrameBytes = "max_frame_bytes", maxConcurrentCalls = "max_concurrent_calls", maxConnections = "max_connections"
             case maxConnectionsPerAddress = "max_connections_per_address", maxConnectionsPerPrincipal = "max_connections_per_principal"
             case retryAfterMs = "retry_after_ms", writeBufferHighWaterMark = "write_buffer_high_water_mark"
             case writeBufferLowWaterMark = "write_buffer_low_water_mark"
             case maxIdempotencyKeyBytes = "max_idempotency_key_bytes"
+            case maxPendingHandshakesPerAddress = "max_pending_handshakes_per_address"
         }
     }
     struct Timeouts: Decodable {
@@ -154,6 +156,7 @@ extension DaemonConfiguration {
             if let value = limits.maxConnectionsPerAddress { server.limits.maxConnectionsPerAddress = value }
             if let value = limits.maxConnectionsPerPrincipal { server.limits.maxConnectionsPerPrincipal = value }
             if let value = limits.maxIdempotencyKeyBytes { server.limits.maxIdempotencyKeyBytes = value }
+            if let value = limits.maxPendingHandshakesPerAddress { server.limits.maxPendingHandshakesPerAddress = value }
         }
         if let timeouts = file.timeoutsMs {
             if let value = timeouts.handshake { server.timeouts.handshake = .milliseconds(value) }
@@ -197,7 +200,8 @@ extension DaemonConfiguration {
         "tls": ["certificate", "private_key", "client_ca", "revocation_file", "allow_tls12"],
         "limits": [
             "max_frame_bytes", "max_concurrent_calls", "retry_after_ms", "write_buffer_high_water_mark", "write_buffer_low_water_mark",
-            "max_connections", "max_connections_per_address", "max_connections_per_principal", "max_idempotency_key_bytes",
+            "max_connections", "max_connections_per_address", "max_connections_per_principal", "max_pending_handshakes_per_address",
+            "max_idempotency_key_bytes",
         ],
         "timeouts_ms": ["handshake", "partial_frame", "idle", "default_call", "max_call", "shutdown_grace"],
         "metrics": ["enabled", "host", "port"],

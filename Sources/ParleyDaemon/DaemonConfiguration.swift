@@ -131,6 +131,10 @@ public struct DaemonConfiguration: Sendable {
             "limits.max_connections_per_principal must be 1...1000000"
         )
         try require(
+            limits.maxPendingHandshakesPerAddress >= 1 && limits.maxPendingHandshakesPerAddress <= 1_000_000,
+            "limits.max_pending_handshakes_per_address must be 1...1000000"
+        )
+        try require(
             limits.maxIdempotencyKeyBytes >= 16 && limits.maxIdempotencyKeyBytes <= 4096,
             "limits.max_idempotency_key_bytes must be 16...4096"
         )

@@ -45,9 +45,10 @@ struct ConfigurationTests {
         #expect(configuration.server.port == 8443)
         #expect(configuration.server.limits.maxConcurrentCalls == 32)
         #expect(configuration.server.limits.maxConnections == 100)
-        let perSource = try load(#"{"limits": {"max_connections_per_address": 16, "max_connections_per_principal": 8, "max_idempotency_key_bytes": 64}}"#).server.limits
+        let perSource = try load(#"{"limits": {"max_connections_per_address": 16, "max_connections_per_principal": 8, "max_idempotency_key_bytes": 64, "max_pending_handshakes_per_address": 4}}"#).server.limits
         #expect(perSource.maxConnectionsPerAddress == 16 && perSource.maxConnectionsPerPrincipal == 8 && perSource.maxConnections == 4096)
         #expect(perSource.maxIdempotencyKeyBytes == 64 && configuration.server.limits.maxIdempotencyKeyBytes == 256)
+        #expect(perSource.maxPendingHandshakesPerAddress == 4 && configuration.server.limits.maxPendingHandshakesPerAddress == 128)
         #expect(configuration.server.timeouts.idle == .seconds(60))
         #expect(configuration.server.host == "127.0.0.1")
         let store = try load(#"{"store": {"checkpoint_interval_ms": 250, "wal_restart_pages": 4096, "page_size": 4096}}"#).store
@@ -68,6 +69,7 @@ struct ConfigurationTests {
         (#"{"limits": {"max_connections_per_address": 0}}"#, "max_connections_per_address"),
         (#"{"limits": {"max_connections_per_principal": 2000000}}"#, "max_connections_per_principal"),
         (#"{"limits": {"max_idempotency_key_bytes": 8}}"#, "max_idempotency_key_bytes"),
+        (#"{"limits": {"max_pending_handshakes_per_address": 0}}"#, "max_pending_handshakes_per_address"),
         (#"{"timeouts_ms": {"default_call": 10000, "max_call": 5000}}"#, "default_call"),
         (#"{"log_level": "loud"}"#, "log_level"),
         (#"{"store": {"checkpoint_interval_ms": 0}}"#, "store.checkpoint_interval_ms"),

@@ -70,6 +70,40 @@ struct ConnectionPlacementTests {
         try await Self.refusesOneMore({ $0.server.limits.maxConnectionsPerAddress = 2 }, as: ("one", "two", "three"), code: .unavailable)
     }
 
+    @Test("limits.max_pending_handshakes_per_address: connections that never finish TLS hold it; one more is closed at accept; an authenticated one frees its slot")
+    func pendingHandshakeLimit() async throws {
+        var options = TestDaemonOptions()
+        options.configure = { $0.server.limits.maxPendingHandshakesPerAddress = 2 }
+        try await withTestDaemon(options) { daemon in
+            let server = daemon.daemon.server
+            // Authenticated connections count only while they handshake.
+            let served = try await Self.connected(daemon, as: "one")
+            let alsoServed = try await Self.connected(daemon, as: "two")
+            // Two peers that never start TLS take both pending slots.
+            var silent: [any Channel] = []
+            for _ in 0..<2 {
+                silent.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: daemon.port).get())
+            }
+            #expect(await Self.settle(server) { $0.reduce(0, +) == 4 }, "connections per loop: \(server.connectionsPerLoop)")
+            let refused = try daemon.client("three")
+            do {
+                _ = try await refused.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
+                Issue.record("a third handshake was let in over a limit of two")
+            } catch let error as RPCError {
+                #expect(error.code == .unavailable, "\(error.message)")
+            }
+            let endpoint = try #require(daemon.daemon.metricsEndpoint)
+            let metrics = try await ClientAndMetricsTests.get("/metrics", port: try #require(try await endpoint.localAddress().port))
+            #expect(metrics.contains("parley_refused_connections_total 1"))
+            // One silent peer leaves: its slot is free again.
+            try await silent.removeFirst().close()
+            #expect(await Self.settle(server) { $0.reduce(0, +) == 3 }, "connections per loop: \(server.connectionsPerLoop)")
+            _ = try await refused.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
+            for client in [served, alsoServed, refused] { await client.close() }
+            for channel in silent { try await channel.close() }
+        }
+    }
+
     @Test("limits.max_connections_per_principal: one more with the same principal gets RESOURCE_EXHAUSTED; others are served")
     func perPrincipalLimit() async throws {
         // Two certificates of one principal count together; another principal is not affected.

@@ -42,6 +42,12 @@ public struct ServerConfiguration: Sendable {
         /// counted from the handshake; one more gets GoAway
         /// RESOURCE_EXHAUSTED and is closed before any call.
         public var maxConnectionsPerPrincipal: Int
+        /// Connections from one source IP address still in their TLS
+        /// handshake (accepted, not yet authenticated); one more from it is
+        /// closed as soon as it is accepted. Bounds what a peer without a
+        /// certificate can hold open (each such connection waits out the
+        /// handshake timeout) far below `maxConnectionsPerAddress`.
+        public var maxPendingHandshakesPerAddress: Int
         /// The longest `idempotency-key` accepted, in UTF-8 bytes: every
         /// stored outcome keeps its key for the retention, so an unbounded
         /// key would let any caller grow the database at will. A longer one
@@ -57,8 +63,10 @@ public struct ServerConfiguration: Sendable {
             maxConnections: Int = 4096,
             maxConnectionsPerAddress: Int = 1024,
             maxConnectionsPerPrincipal: Int = 256,
+            maxPendingHandshakesPerAddress: Int = 128,
             maxIdempotencyKeyBytes: Int = 256
         ) {
+            self.maxPendingHandshakesPerAddress = maxPendingHandshakesPerAddress
             self.maxIdempotencyKeyBytes = maxIdempotencyKeyBytes
             self.maxConnections = maxConnections
             self.maxConnectionsPerAddress = maxConnectionsPerAddress
@@ -80,6 +88,7 @@ public struct ServerConfiguration: Sendable {
                 maxConnections: 4096,
                 maxConnectionsPerAddress: 1024,
                 maxConnectionsPerPrincipal: 256,
+                maxPendingHandshakesPerAddress: 128,
                 maxIdempotencyKeyBytes: 256
             )
         }

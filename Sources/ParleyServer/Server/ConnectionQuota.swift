@@ -33,6 +33,22 @@ final class ConnectionQuota<Key: Hashable & Sendable>: Sendable {
     func count(_ key: Key) -> Int { open.withLock { $0[key, default: 0] } }
 }
 
+/// One count in a quota, given back exactly once, by whichever of its
+/// holders gets there first (the handshake's end, or the connection's).
+final class QuotaSlot: Sendable {
+    private let released = Atomic<Bool>(false)
+    private let giveBack: @Sendable () -> Void
+
+    init(_ giveBack: @escaping @Sendable () -> Void) {
+        self.giveBack = giveBack
+    }
+
+    func release() {
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        giveBack()
+    }
+}
+
 /// Says when to log refused connections: the first at once, then at most
 /// once a second with how many were refused meanwhile.
 final class RefusalLog: Sendable {

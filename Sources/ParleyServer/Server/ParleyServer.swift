@@ -2,6 +2,7 @@ public import Logging
 public import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import ParleyPKI
 public import ParleyStore
 import ParleyWire
@@ -94,6 +95,8 @@ public final class ParleyServer: Service, Sendable {
         let refusals = RefusalLog()
         let addressQuota = ConnectionQuota<String>(limit: configuration.limits.maxConnectionsPerAddress)
         let addressRefusals = RefusalLog()
+        let handshakeQuota = ConnectionQuota<String>(limit: configuration.limits.maxPendingHandshakesPerAddress)
+        let handshakeRefusals = RefusalLog()
         var failure: (any Error)?
         do {
             try await withGracefulShutdownHandler {
@@ -122,9 +125,29 @@ public final class ParleyServer: Service, Sendable {
                             }
                             return
                         }
-                        let lease = balancer.take { addressQuota.release(peer) }
+                        guard handshakeQuota.take(peer) else {
+                            addressQuota.release(peer)
+                            metrics.connectionRefused()
+                            Acceptor.refuse(descriptor)
+                            if let refused = handshakeRefusals.due() {
+                                logger.warning(
+                                    "per-address limit on connections still in their TLS handshake reached; closing new connections from it",
+                                    metadata: [
+                                        "peer": "\(peer)",
+                                        "max_pending_handshakes_per_address": "\(handshakeQuota.limit)",
+                                        "refused": "\(refused)",
+                                    ]
+                                )
+                            }
+                            return
+                        }
+                        let handshake = QuotaSlot { handshakeQuota.release(peer) }
+                        let lease = balancer.take {
+                            addressQuota.release(peer)
+                            handshake.release()
+                        }
                         logger.debug("accepted a connection", metadata: ["loop": "\(lease.index)", "open_per_loop": "\(balancer.openPerLoop)"])
-                        self.connectionBootstrap(on: lease).withConnectedSocket(descriptor).whenFailure { error in
+                        self.connectionBootstrap(on: lease, handshake: handshake).withConnectedSocket(descriptor).whenFailure { error in
                             lease.release()
                             logger.warning("could not set up an accepted connection", metadata: ["error": "\(error)"])
                         }
@@ -151,8 +174,9 @@ public final class ParleyServer: Service, Sendable {
 
     /// How an accepted socket becomes a connection on the leased loop:
     /// TCP_NODELAY, the write-buffer marks, then TLS, back-pressure, frames
-    /// and calls. The lease ends when the channel closes.
-    private func connectionBootstrap(on lease: LoopBalancer.Lease) -> ClientBootstrap {
+    /// and calls. The lease ends when the channel closes; the `handshake`
+    /// slot when the TLS handshake completes, or with the lease.
+    private func connectionBootstrap(on lease: LoopBalancer.Lease, handshake: QuotaSlot) -> ClientBootstrap {
         let sslContext = self.sslContext
         let dependencies = self.dependencies
         let limits = configuration.limits
@@ -168,6 +192,7 @@ public final class ParleyServer: Service, Sendable {
                     let tls = NIOSSLServerHandler(context: sslContext)
                     let pipeline = channel.pipeline.syncOperations
                     try pipeline.addHandler(tls)
+                    try pipeline.addHandler(HandshakeSlotHandler(slot: handshake))
                     // Stops reading while the peer does not read our replies:
                     // nothing is buffered without bound for one connection.
                     try pipeline.addHandler(BackPressureHandler())
@@ -209,5 +234,28 @@ public final class ParleyServer: Service, Sendable {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             loop.scheduleTask(in: duration) {}.futureResult.whenComplete { _ in done.resume() }
         }
+    }
+}
+
+/// Gives back a connection's pending-handshake slot
+/// (`limits.max_pending_handshakes_per_address`) once its TLS handshake
+/// has completed, then leaves the pipeline.
+private final class HandshakeSlotHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let slot: QuotaSlot
+
+    init(slot: QuotaSlot) {
+        self.slot = slot
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? TLSUserEvent, case .handshakeCompleted = event {
+            slot.release()
+            context.fireUserInboundEventTriggered(event)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
