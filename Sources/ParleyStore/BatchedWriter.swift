@@ -59,8 +59,8 @@ public final class BatchedWriter: Sendable {
     /// Wakes the writer thread when work arrives (its lock guards nothing else).
     private let wakeup = NSCondition()
     /// What runs after the batch being written commits (see
-    /// ``afterCommit(of:_:)``). Only the writer thread touches it while a
-    /// batch holds the connection; the lock is never contended.
+    /// ``afterCommit(of:_:)``). Only the writer thread adds to it, while a
+    /// batch holds the connection; the lock is hardly ever contended.
     private let afterCommitActions = Mutex(AfterCommitActions())
 
     private struct AfterCommitActions: ~Copyable {

@@ -17,8 +17,9 @@ import Synchronization
 /// and checks principal, method and key, so an entry left by a rolled-back
 /// savepoint (whose row id a later row may reuse) is simply a miss. What must
 /// never happen — a committed outcome missing from the index — cannot: the
-/// entry is added in the commit callback, on the writer, before the batch's
-/// callers resume. Memory: about 80 bytes per retained outcome.
+/// entry is added once the transaction has committed, on the writer, before
+/// the batch's callers resume (``BatchedWriter/afterCommit(of:_:)``, or
+/// GRDB's `afterNextTransaction` for a write outside a batch). Memory: about 80 bytes per retained outcome.
 final class IdempotencyIndex: Sendable {
     /// 128 bits of SHA-256 over the scope: collisions are not a concern.
     struct Scope: Hashable, Sendable {

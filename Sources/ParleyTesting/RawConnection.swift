@@ -39,13 +39,19 @@ public final class RawConnection {
         let tcp = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port)
             .get()
-        if handshakeDelay > .zero { try await Task.sleep(for: handshakeDelay) }
-        let channel = try await tcp.eventLoop.submit {
-            let sync = tcp.pipeline.syncOperations
-            try sync.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
-            try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: WireProtocol.defaultMaxFrameBytes)))
-            return try NIOAsyncChannel<Parley_Wire_V1_Frame, ByteBuffer>(wrappingChannelSynchronously: tcp)
-        }.get()
+        let channel: NIOAsyncChannel<Parley_Wire_V1_Frame, ByteBuffer>
+        do {
+            if handshakeDelay > .zero { try await Task.sleep(for: handshakeDelay) }
+            channel = try await tcp.eventLoop.submit {
+                let sync = tcp.pipeline.syncOperations
+                try sync.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                try sync.addHandler(ByteToMessageHandler(FrameDecoder(maxFrameBytes: WireProtocol.defaultMaxFrameBytes)))
+                return try NIOAsyncChannel<Parley_Wire_V1_Frame, ByteBuffer>(wrappingChannelSynchronously: tcp)
+            }.get()
+        } catch {
+            try? await tcp.close()
+            throw error
+        }
         return try await channel.executeThenClose { inbound, outbound in
             try await body(RawConnection(inbound: inbound, outbound: outbound))
         }

@@ -70,7 +70,7 @@ struct ConnectionPlacementTests {
         try await Self.refusesOneMore({ $0.server.limits.maxConnectionsPerAddress = 2 }, as: ("one", "two", "three"), code: .unavailable)
     }
 
-    @Test("limits.max_pending_handshakes_per_address: connections that never finish TLS hold it; one more is closed at accept; an authenticated one frees its slot")
+    @Test("limits.max_pending_handshakes_per_address: connections that never finish TLS hold it; one more is closed at accept; a completed handshake frees its slot")
     func pendingHandshakeLimit() async throws {
         var options = TestDaemonOptions()
         options.configure = { $0.server.limits.maxPendingHandshakesPerAddress = 2 }
@@ -96,11 +96,11 @@ struct ConnectionPlacementTests {
             let metrics = try await ClientAndMetricsTests.get("/metrics", port: try #require(try await endpoint.localAddress().port))
             #expect(metrics.contains("parley_refused_connections_total 1"))
             // One silent peer leaves: its slot is free again.
-            try await silent.removeFirst().close()
+            try? await silent.removeFirst().close()
             #expect(await Self.settle(server) { $0.reduce(0, +) == 3 }, "connections per loop: \(server.connectionsPerLoop)")
             _ = try await refused.unary(HealthService.check, Parley_V1_HealthCheckRequest(), as: Parley_V1_HealthCheckResponse.self)
             for client in [served, alsoServed, refused] { await client.close() }
-            for channel in silent { try await channel.close() }
+            for channel in silent { try? await channel.close() }
         }
     }
 

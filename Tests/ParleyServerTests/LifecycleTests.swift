@@ -95,17 +95,21 @@ struct LifecycleTests {
         _ = try await daemon.server.localAddress()
         _ = try await #require(daemon.metricsEndpoint).localAddress()
         running.cancel()
+        let timer = Mutex<Task<Void, Never>?>(nil)
         let ended = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let first = FirstAnswer(continuation)
             Task {
                 _ = try? await running.value
                 first.resume(returning: true)
             }
-            Task {
-                try? await Task.sleep(for: .seconds(20))
-                first.resume(returning: false)
+            timer.withLock {
+                $0 = Task {
+                    try? await Task.sleep(for: .seconds(20))
+                    first.resume(returning: false)
+                }
             }
         }
+        timer.withLock { $0?.cancel() }
         #expect(ended, "the daemon was still running 20 s after its task was cancelled")
     }
 

@@ -12,6 +12,12 @@ struct StoreTests {
         try db.execute(sql: "CREATE TABLE item (id INTEGER PRIMARY KEY, value INTEGER NOT NULL UNIQUE)")
     }
 
+    final class NameLog: Sendable {
+        private let names = Mutex<[String]>([])
+        func append(_ name: String) { names.withLock { $0.append(name) } }
+        var all: [String] { names.withLock { $0 } }
+    }
+
     final class BatchLog: Sendable {
         private let sizes = Mutex<[Int]>([])
         func append(_ size: Int) { sizes.withLock { $0.append(size) } }
@@ -228,6 +234,57 @@ struct StoreTests {
             #expect(!outside)
             try await writer.write { _ in }
             #expect(log.withLock { $0 } == ["kept"])
+        }
+    }
+
+    @Test("in one batch, a failed operation's after-commit actions go and its batch-mates' run")
+    func afterCommitActionsOfBatchMates() async throws {
+        struct Refused: Error {}
+        try await withDatabase { database, batches in
+            let log = NameLog()
+            let writer = database.batchedWriter
+            // The first write holds the writer until the three others are
+            // queued, so that they share the next batch.
+            let entered = DispatchSemaphore(value: 0)
+            let proceed = DispatchSemaphore(value: 0)
+            let holder = Task { try await writer.write { _ in
+                entered.signal()
+                proceed.wait()
+            } }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().async {
+                    entered.wait()
+                    continuation.resume()
+                }
+            }
+            // Queued in this order (a pause between submissions): a
+            // batch-mate before the failing operation and one after it.
+            func succeeding(_ name: String, value: Int) -> Task<Void, any Error> {
+                Task {
+                    try await writer.write { db in
+                        _ = writer.afterCommit(of: db) { log.append(name) }
+                        try db.execute(sql: "INSERT INTO item (value) VALUES (?)", arguments: [value])
+                    }
+                }
+            }
+            let before = succeeding("before", value: 10)
+            try await Task.sleep(for: .milliseconds(50))
+            let failing = Task {
+                try await writer.write { db in
+                    _ = writer.afterCommit(of: db) { log.append("failed") }
+                    throw Refused()
+                }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            let after = succeeding("after", value: 11)
+            try await Task.sleep(for: .milliseconds(100))
+            proceed.signal()
+            try await holder.value
+            await #expect(throws: Refused.self) { try await failing.value }
+            try await before.value
+            try await after.value
+            #expect(batches.all.last == 3, "the three were not batch-mates: \(batches.all)")
+            #expect(log.all == ["before", "after"])
         }
     }
 

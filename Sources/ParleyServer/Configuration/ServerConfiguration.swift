@@ -42,11 +42,12 @@ public struct ServerConfiguration: Sendable {
         /// counted from the handshake; one more gets GoAway
         /// RESOURCE_EXHAUSTED and is closed before any call.
         public var maxConnectionsPerPrincipal: Int
-        /// Connections from one source IP address still in their TLS
-        /// handshake (accepted, not yet authenticated); one more from it is
+        /// Connections from one source IP address whose TLS handshake has
+        /// not completed yet (counted from accept); one more from it is
         /// closed as soon as it is accepted. Bounds what a peer without a
         /// certificate can hold open (each such connection waits out the
-        /// handshake timeout) far below `maxConnectionsPerAddress`.
+        /// handshake timeout) far below `maxConnectionsPerAddress`; a value
+        /// above that has no effect.
         public var maxPendingHandshakesPerAddress: Int
         /// The longest `idempotency-key` accepted, in UTF-8 bytes: every
         /// stored outcome keeps its key for the retention, so an unbounded
