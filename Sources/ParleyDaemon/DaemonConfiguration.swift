@@ -117,27 +117,18 @@ public struct DaemonConfiguration: Sendable {
         func require(_ condition: Bool, _ message: String) throws {
             if !condition { throw ConfigurationError(message: message) }
         }
+        func require(_ value: Int, in range: ClosedRange<Int>, _ name: String) throws {
+            try require(range.contains(value), "\(name) must be \(range)")
+        }
         let limits = server.limits
-        try require((0...65535).contains(server.port), "listen.port must be 0...65535")
-        try require(limits.maxFrameBytes >= 64 && limits.maxFrameBytes <= 1 << 30, "limits.max_frame_bytes must be 64...1073741824")
-        try require(limits.maxConcurrentCalls >= 1 && limits.maxConcurrentCalls <= 100_000, "limits.max_concurrent_calls must be 1...100000")
-        try require(limits.maxConnections >= 1 && limits.maxConnections <= 1_000_000, "limits.max_connections must be 1...1000000")
-        try require(
-            limits.maxConnectionsPerAddress >= 1 && limits.maxConnectionsPerAddress <= 1_000_000,
-            "limits.max_connections_per_address must be 1...1000000"
-        )
-        try require(
-            limits.maxConnectionsPerPrincipal >= 1 && limits.maxConnectionsPerPrincipal <= 1_000_000,
-            "limits.max_connections_per_principal must be 1...1000000"
-        )
-        try require(
-            limits.maxPendingHandshakesPerAddress >= 1 && limits.maxPendingHandshakesPerAddress <= 1_000_000,
-            "limits.max_pending_handshakes_per_address must be 1...1000000"
-        )
-        try require(
-            limits.maxIdempotencyKeyBytes >= 16 && limits.maxIdempotencyKeyBytes <= 4096,
-            "limits.max_idempotency_key_bytes must be 16...4096"
-        )
+        try require(server.port, in: 0...65535, "listen.port")
+        try require(limits.maxFrameBytes, in: 64...(1 << 30), "limits.max_frame_bytes")
+        try require(limits.maxConcurrentCalls, in: 1...100_000, "limits.max_concurrent_calls")
+        try require(limits.maxConnections, in: 1...1_000_000, "limits.max_connections")
+        try require(limits.maxConnectionsPerAddress, in: 1...1_000_000, "limits.max_connections_per_address")
+        try require(limits.maxConnectionsPerPrincipal, in: 1...1_000_000, "limits.max_connections_per_principal")
+        try require(limits.maxPendingHandshakesPerAddress, in: 1...1_000_000, "limits.max_pending_handshakes_per_address")
+        try require(limits.maxIdempotencyKeyBytes, in: 16...4096, "limits.max_idempotency_key_bytes")
         try require(
             limits.writeBufferLowWaterMark >= 1 && limits.writeBufferLowWaterMark < limits.writeBufferHighWaterMark,
             "limits.write_buffer_low_water_mark must be at least 1 and below limits.write_buffer_high_water_mark"
@@ -150,13 +141,13 @@ public struct DaemonConfiguration: Sendable {
             try require(value > .zero, "timeouts_ms.\(name) must be positive")
         }
         try require(timeouts.defaultCall <= timeouts.maxCall, "timeouts_ms.default_call must not exceed timeouts_ms.max_call")
-        try require((0...65535).contains(metrics.port), "metrics.port must be 0...65535")
-        try require(store.maxBatchSize >= 1 && store.maxBatchSize <= 10_000, "store.max_batch_size must be 1...10000")
+        try require(metrics.port, in: 0...65535, "metrics.port")
+        try require(store.maxBatchSize, in: 1...10_000, "store.max_batch_size")
         try require(
             store.checkpointInterval >= .milliseconds(10) && store.checkpointInterval <= .seconds(60),
             "store.checkpoint_interval_ms must be 10...60000"
         )
-        try require(store.walRestartPages >= 1000 && store.walRestartPages <= 1_048_576, "store.wal_restart_pages must be 1000...1048576")
+        try require(store.walRestartPages, in: 1000...1_048_576, "store.wal_restart_pages")
         try require(
             (512...65_536).contains(store.pageSizeBytes) && store.pageSizeBytes & (store.pageSizeBytes - 1) == 0,
             "store.page_size must be a power of two, 512...65536"
@@ -170,7 +161,7 @@ public struct DaemonConfiguration: Sendable {
         try require(warehouse.defaultHoldSeconds <= warehouse.maxHoldSeconds, "warehouse.default_hold_seconds must not exceed warehouse.max_hold_seconds")
         try require(warehouse.defaultMaxUnitsPerSKU >= 1, "warehouse.max_units_per_sku must be at least 1")
         try require(warehouse.maxHoldSeconds <= warehouse.maxLifetimeSeconds, "warehouse.max_hold_seconds must not exceed warehouse.max_lifetime_seconds")
-        try require((1...10_000).contains(warehouse.maxLines), "warehouse.max_lines must be 1...10000")
+        try require(warehouse.maxLines, in: 1...10_000, "warehouse.max_lines")
         try require(warehouse.maxHeldReservationsPerAgent >= 1, "warehouse.max_held_reservations_per_agent must be at least 1")
         try require(
             (1...Warehouse.maxAllocatedUnits).contains(warehouse.maxHeldUnitsPerAgent),

@@ -339,9 +339,7 @@ extension Orders {
                 if let warehouse, !captured.reservationID.isEmpty {
                     _ = try warehouse.confirm(in: db, id: captured.reservationID, caller: Self.system)
                 }
-                let encoded = try EncodedOrder(captured)
-                try OrdersStore.update(db, encoded)
-                try OrdersStore.enqueue(db, kind: "captured", captured)
+                try Self.writeCaptured(db, try EncodedOrder(captured))
             }
         } catch is WarehouseError {
             return .authorization(record)
@@ -356,10 +354,7 @@ extension Orders {
         order.state = .captured
         order.updatedAtMs = clock.nowMilliseconds
         let captured = try EncodedOrder(order)
-        let write: @Sendable (Database) throws -> Void = { db in
-            try OrdersStore.update(db, captured)
-            try OrdersStore.enqueue(db, kind: "captured", captured.order)
-        }
+        let write: @Sendable (Database) throws -> Void = { db in try Self.writeCaptured(db, captured) }
         if let warehouse, !order.reservationID.isEmpty {
             do {
                 _ = try await warehouse.confirm(id: order.reservationID, caller: Self.system) { db, _ in try write(db) }
@@ -373,6 +368,12 @@ extension Orders {
         }
         outboxSignal.yield()
         return order
+    }
+
+    /// Sub-transaction 3's own rows: the order CAPTURED and its outbox entry.
+    static func writeCaptured(_ db: Database, _ captured: EncodedOrder) throws {
+        try OrdersStore.update(db, captured)
+        try OrdersStore.enqueue(db, kind: "captured", captured.order)
     }
 
     /// The order FAILED with `code`: its hold released and its coupon

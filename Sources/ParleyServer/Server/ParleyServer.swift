@@ -97,48 +97,41 @@ public final class ParleyServer: Service, Sendable {
         let addressRefusals = RefusalLog()
         let handshakeQuota = ConnectionQuota<String>(limit: configuration.limits.maxPendingHandshakesPerAddress)
         let handshakeRefusals = RefusalLog()
+        // Over a limit: closed before TLS, costing no handshake; counted, and
+        // logged at most once a second per limit.
+        let refuse: @Sendable (CInt, RefusalLog, Logger.Message, Logger.Metadata) -> Void = { descriptor, log, message, metadata in
+            metrics.connectionRefused()
+            Acceptor.refuse(descriptor)
+            if let refused = log.due() {
+                logger.warning(message, metadata: metadata.merging(["refused": "\(refused)"]) { $1 })
+            }
+        }
         var failure: (any Error)?
         do {
             try await withGracefulShutdownHandler {
                 try await withTaskCancellationHandler {
                     try await acceptor.run { descriptor, peer in
-                        // Over a limit: closed before TLS, costing no handshake.
                         guard balancer.open < maxConnections else {
-                            metrics.connectionRefused()
-                            Acceptor.refuse(descriptor)
-                            if let refused = refusals.due() {
-                                logger.warning(
-                                    "connection limit reached; closing new connections",
-                                    metadata: ["max_connections": "\(maxConnections)", "refused": "\(refused)"]
-                                )
-                            }
+                            refuse(descriptor, refusals, "connection limit reached; closing new connections", ["max_connections": "\(maxConnections)"])
                             return
                         }
                         guard addressQuota.take(peer) else {
-                            metrics.connectionRefused()
-                            Acceptor.refuse(descriptor)
-                            if let refused = addressRefusals.due() {
-                                logger.warning(
-                                    "per-address connection limit reached; closing new connections from it",
-                                    metadata: ["peer": "\(peer)", "max_connections_per_address": "\(addressQuota.limit)", "refused": "\(refused)"]
-                                )
-                            }
+                            refuse(
+                                descriptor,
+                                addressRefusals,
+                                "per-address connection limit reached; closing new connections from it",
+                                ["peer": "\(peer)", "max_connections_per_address": "\(addressQuota.limit)"]
+                            )
                             return
                         }
                         guard handshakeQuota.take(peer) else {
                             addressQuota.release(peer)
-                            metrics.connectionRefused()
-                            Acceptor.refuse(descriptor)
-                            if let refused = handshakeRefusals.due() {
-                                logger.warning(
-                                    "per-address limit on connections still in their TLS handshake reached; closing new connections from it",
-                                    metadata: [
-                                        "peer": "\(peer)",
-                                        "max_pending_handshakes_per_address": "\(handshakeQuota.limit)",
-                                        "refused": "\(refused)",
-                                    ]
-                                )
-                            }
+                            refuse(
+                                descriptor,
+                                handshakeRefusals,
+                                "per-address limit on connections still in their TLS handshake reached; closing new connections from it",
+                                ["peer": "\(peer)", "max_pending_handshakes_per_address": "\(handshakeQuota.limit)"]
+                            )
                             return
                         }
                         let handshake = QuotaSlot { handshakeQuota.release(peer) }
