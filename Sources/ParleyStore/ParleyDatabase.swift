@@ -144,6 +144,8 @@ public final class ParleyDatabase: Sendable {
     ) throws -> ParleyDatabase {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // Before the first connection: a commit's log writes become one.
+        LogWriteCoalescing.install()
         let pool = try DatabasePool(path: path, configuration: grdbConfiguration(configuration))
         // GRDB's WAL set-up runs after `prepareDatabase` and sets the writer
         // connection to synchronous=NORMAL, which does not fsync the log on
