@@ -84,20 +84,20 @@ enum Store {
     /// Writes down every lapsed reservation, so the transaction that follows
     /// sees their units free. Runs first in every transaction that decides on
     /// units; normally there is nothing due, as the sweeper keeps up.
-    static func expireDue(_ db: Database, now: Int64) throws {
+    static func expireDue(_ db: Database, now: Int64, held: HeldReservations) throws {
         let due = try db.queryDirect(
             sql: "SELECT id FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms <= ?",
             { $0.bind(now) },
             row: { $0.string(0) }
         )
-        for id in due { try expire(db, reservationID: id) }
+        for id in due { try expire(db, reservationID: id, held: held) }
     }
 
     /// Marks a HELD reservation EXPIRED as of its expiry and frees its units.
     /// Returns whether it did (false: not found, or no longer HELD).
     @discardableResult
-    static func expire(_ db: Database, reservationID id: String) throws -> Bool {
-        guard let stored = try storedReservation(db, id: id), stored.state == .held else { return false }
+    static func expire(_ db: Database, reservationID id: String, held: HeldReservations) throws -> Bool {
+        guard let stored = try held.take(id) ?? storedReservation(db, id: id), stored.state == .held else { return false }
         try move(db, reservation: stored, to: .expired, expiresAt: stored.expiresAtMilliseconds, movement: .expire, now: stored.expiresAtMilliseconds)
         return true
     }

@@ -22,6 +22,8 @@ public actor Warehouse {
     nonisolated let logger: Logger
     /// Free counts of ``availabilityNow(_:)``, kept while nothing changes them.
     nonisolated let stockCache = StockCache()
+    /// Held reservations as committed, so that settling one need not read it back.
+    nonisolated let held = HeldReservations()
 
     public init(database: ParleyDatabase, configuration: WarehouseConfiguration = .defaults, clock: any WallClock, logger: Logger) {
         self.database = database
@@ -67,7 +69,7 @@ public actor Warehouse {
             // The clock is read in the transaction, not when the call was queued.
             let now = clock.nowMilliseconds
             var touched: [String] = []
-            try Store.expireDue(db, now: now)
+            try Store.expireDue(db, now: now, held: self.held)
             for (index, adjustment) in adjustments.enumerated() {
                 if adjustment.delta > 0 {
                     // The cap is the upsert's own condition: no read first.
@@ -251,7 +253,7 @@ public actor Warehouse {
                 }
             }
             let expiresAt = now + Int64(window) * 1000
-            try Store.expireDue(db, now: now)
+            try Store.expireDue(db, now: now, held: self.held)
             // The conditional update is the decision; the counters are read
             // only when it refuses (an unknown SKU, or a shortage reported
             // with the free count before this reservation took any units).
@@ -359,7 +361,13 @@ public actor Warehouse {
                 expiresAtMilliseconds: expiresAt,
                 closedAtMilliseconds: 0
             )
-            try onCommit?(db, record)
+            // Kept once committed, unless the caller's hook already changed it
+            // (a capture confirms its hold in the same write).
+            let unchanged = try self.held.watching(id) { try onCommit?(db, record) }
+            if unchanged {
+                let held = self.held
+                _ = self.database.batchedWriter.afterCommit(of: db) { held.remember(record) }
+            }
             return .reserved(record)
         }
     }
@@ -539,7 +547,7 @@ public actor Warehouse {
                 sql: "SELECT id FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
                 arguments: [now, limit]
             )
-            return try due.filter { try Store.expire(db, reservationID: $0) }.count
+            return try due.filter { try Store.expire(db, reservationID: $0, held: self.held) }.count
         }
     }
 
@@ -604,7 +612,8 @@ public actor Warehouse {
         event: (Database, ReservationRecord, Int64) throws -> ReservationStateMachine.Event
     ) throws -> Result<ReservationRecord, WarehouseError> {
         let now = clock.nowMilliseconds
-        guard let stored = try Store.storedReservation(db, id: id),
+        // Taken out of the cache: this write may change it.
+        guard let stored = try held.take(id) ?? Store.storedReservation(db, id: id),
             Access.mayChange(stored, caller, mustOwn: mustOwn)
         else {
             return .failure(.reservationNotFound(id))
@@ -626,7 +635,7 @@ public actor Warehouse {
             try onCommit?(db, record)
             return .success(record)
         case .refused(let error, let lapsed):
-            if lapsed { try Store.expire(db, reservationID: id) }
+            if lapsed { try Store.expire(db, reservationID: id, held: held) }
             return .failure(error)
         case .move(let state, let expiresAt, let movement):
             // A lapsed reservation closes at its expiry, not at the moment it was noticed.

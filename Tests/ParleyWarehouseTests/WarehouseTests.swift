@@ -176,6 +176,44 @@ struct WarehouseTests {
         #expect(counters == [SkuCounters(merchant: "widgets", sku: "widget", allocated: 10, held: 0, sold: 3)])
     }
 
+    @Test("held reservations are kept in memory only as committed: not when the write fails, not when its own hook settled them")
+    func heldCache() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 10)
+        let kept = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 0, reference: "kept"))
+        #expect(warehouse.held.count == 1)
+
+        // A capture holds and confirms in one write: what is committed is
+        // CONFIRMED, and a HELD copy kept from the hold would let a release
+        // through (before the fix: an internal error, not this refusal).
+        let caller = agent
+        let sold = try reserved(
+            try await warehouse.reserve(owner: "acme-travel", lines: [line(2)], holdSeconds: 0, reference: "captured", onCommit: { db, record in
+                _ = try warehouse.confirm(in: db, id: record.id, caller: caller)
+            })
+        )
+        #expect(warehouse.held.count == 1)
+        await #expect(throws: WarehouseError.notHeld(.confirmed)) { _ = try await warehouse.release(id: sold.id, caller: agent) }
+
+        // A hold whose write fails is not kept either.
+        struct Refused: Error {}
+        await #expect(throws: Refused.self) {
+            _ = try await warehouse.reserve(owner: "acme-travel", lines: [line(3)], holdSeconds: 0, reference: "failed", onCommit: { _, _ in throw Refused() })
+        }
+        #expect(warehouse.held.count == 1)
+
+        // Settling takes it out; the extended window is read back from the table.
+        #expect(try await warehouse.extend(id: kept.id, holdSeconds: 120, caller: agent).expiresAtMilliseconds == clock.nowMilliseconds + 120_000)
+        #expect(warehouse.held.count == 0)
+        clock.advance(by: .seconds(121))
+        await #expect(throws: WarehouseError.self) { _ = try await warehouse.confirm(id: kept.id, caller: agent) }
+        #expect(try await warehouse.reservation(id: kept.id, caller: agent).state == .expired)
+        #expect(try await free(warehouse) == 8)
+        let audit = try await warehouse.audit(caller: WarehouseCaller(principal: "ops", kinds: [.admin]))
+        #expect(audit.discrepancies.isEmpty)
+        #expect(audit.sold == 2)
+    }
+
     @Test("a bundle holds every line or none, and a shortage reports the free count")
     func bundles() async throws {
         let warehouse = try makeWarehouse()

@@ -1,0 +1,70 @@
+import Synchronization
+
+/// Held reservations exactly as committed, for the writer: a confirm, release,
+/// extend or expiry takes the reservation from here instead of reading it
+/// back (a join of the reservation and its lines, about 6 % of the writer
+/// thread's time under the reserve benchmark; docs/benchmarks.md, session 12).
+///
+/// What keeps it exact, with every change of a reservation made by the
+/// single writer thread:
+/// - a reservation is added only once the batch that held it has committed
+///   (``BatchedWriter/afterCommit(of:_:)``, which runs before the next batch
+///   starts), so a rolled-back hold is never here;
+/// - every change of a reservation takes it out first, inside the write
+///   that changes it (``take(_:)``, ``forget(_:)``), so what stays here is
+///   never older than the database, whether that write commits or not.
+///
+/// A reservation missing from here is read from the database, as before.
+final class HeldReservations: Sendable {
+    /// The most reservations kept; past it the cache starts again empty
+    /// (holds are short-lived, and a miss costs one read).
+    static let maximumEntries = 16_384
+
+    private struct State {
+        var records: [String: ReservationRecord] = [:]
+        /// Reservations held by the write running now, whose caller's hook
+        /// runs (see ``watching(_:_:)``); taken out when something changes them.
+        var watched: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Keeps `record`, committed HELD.
+    func remember(_ record: ReservationRecord) {
+        state.withLock { state in
+            if state.records.count >= Self.maximumEntries { state.records.removeAll(keepingCapacity: true) }
+            state.records[record.id] = record
+        }
+    }
+
+    /// The committed reservation `id` if it is kept, no longer kept afterwards:
+    /// call it only in a write about to change it (or to find it unchanged).
+    func take(_ id: String) -> ReservationRecord? {
+        state.withLock { state in
+            state.watched.remove(id)
+            return state.records.removeValue(forKey: id)
+        }
+    }
+
+    /// Stops keeping `id`, which a write is about to change.
+    func forget(_ id: String) {
+        _ = take(id)
+    }
+
+    /// Runs `body` (the hook of the write that just held `id`) and tells
+    /// whether it left the reservation unchanged, so that it may be kept
+    /// once committed.
+    func watching(_ id: String, _ body: () throws -> Void) throws -> Bool {
+        state.withLock { _ = $0.watched.insert(id) }
+        do {
+            try body()
+        } catch {
+            state.withLock { _ = $0.watched.remove(id) }
+            throw error
+        }
+        return state.withLock { $0.watched.remove(id) != nil }
+    }
+
+    /// How many are kept (for tests).
+    var count: Int { state.withLock { $0.records.count } }
+}
