@@ -104,7 +104,8 @@ public final class Daemon: Sendable {
             warehouse: warehouse,
             clock: clock,
             logger: logger,
-            processor: SimulatedPaymentProcessor(database: database, clock: clock, latency: configuration.paymentLatency)
+            processor: SimulatedPaymentProcessor(database: database, clock: clock, latency: configuration.paymentLatency),
+            captureExecutor: WorkLoops.executor
         )
         self.orders = orders
         router.register(MerchantService(orders: orders))
@@ -233,13 +234,16 @@ struct WarehouseSweeper: Service {
     }
 }
 
-/// Processes Orders' outbox (post-capture work) while the daemon runs.
+/// Processes Orders' outbox (post-capture work) while the daemon runs, on
+/// the ``WorkLoops`` with the captures that feed it, not on a connection's.
 struct OrdersOutbox: Service {
     let orders: Orders
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
-            await orders.runOutbox()
+            await withTaskExecutorPreference(WorkLoops.executor) {
+                await orders.runOutbox()
+            }
         }
     }
 }

@@ -43,7 +43,7 @@ extension Orders {
             _ = try? await running.task.value
             if inFlight[key]?.task == running.task { inFlight[key] = nil }
         }
-        let task = Task { try await self.runCapture(request, agent: agent, mac: mac) }
+        let task = Task(executorPreference: captureExecutor) { try await self.runCapture(request, agent: agent, mac: mac) }
         inFlight[key] = (mac, task)
         defer { if inFlight[key]?.task == task { inFlight[key] = nil } }
         return try await task.value

@@ -31,6 +31,8 @@ public actor Orders {
     /// Rolling fraud statistics of every merchant.
     nonisolated let fraud: FraudBook
     nonisolated let processor: any PaymentProcessor
+    /// Where captures run (see ``init(database:warehouse:clock:logger:processor:plugins:fraudLimits:captureExecutor:)``).
+    nonisolated let captureExecutor: (any TaskExecutor)?
     /// Wakes the outbox worker after a capture or failure commits.
     nonisolated let outboxSignal: AsyncStream<Void>.Continuation
     let outboxWakeups: AsyncStream<Void>
@@ -49,6 +51,9 @@ public actor Orders {
     ///   - processor: the payment processor (default: the simulator, no latency).
     ///   - plugins: plug-ins run after the built-in ones at their call-out points.
     ///   - fraudLimits: the bounds of the rolling fraud statistics.
+    ///   - captureExecutor: where captures run (nil: wherever the caller's
+    ///     task runs). The daemon gives ``WorkLoops/executor``, so that a
+    ///     capture's work leaves the connection's event loop free to read.
     public init(
         database: ParleyDatabase,
         warehouse: Warehouse?,
@@ -56,8 +61,10 @@ public actor Orders {
         logger: Logger,
         processor: (any PaymentProcessor)? = nil,
         plugins extra: [any OrderPlugin] = [],
-        fraudLimits: FraudStatistics.Limits = .defaults
+        fraudLimits: FraudStatistics.Limits = .defaults,
+        captureExecutor: (any TaskExecutor)? = nil
     ) throws {
+        self.captureExecutor = captureExecutor
         self.database = database
         self.warehouse = warehouse
         self.clock = clock

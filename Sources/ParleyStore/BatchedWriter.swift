@@ -90,8 +90,9 @@ public final class BatchedWriter: Sendable {
     /// gets that error. After ``stop()``, fails with `StoreError.closed`.
     ///
     /// - Parameter eventLoop: Where the caller is resumed: by default the
-    ///   event loop it calls from if that is one of NIO's singleton group,
-    ///   which never shuts down (otherwise on the writer thread). A loop
+    ///   event loop it calls from if that is one of NIO's singleton group or
+    ///   of the ``WorkLoops``, which never shut down (otherwise on the writer
+    ///   thread). A loop
     ///   given here must outlive the write: a loop that has shut down drops
     ///   what it is given, and the caller would never resume.
     public func write<T: Sendable>(
@@ -125,11 +126,16 @@ public final class BatchedWriter: Sendable {
     /// what was read, tagged with it, is current while it is unchanged.
     public var batchesEnded: UInt64 { ended.load(ordering: .acquiring) }
 
-    /// The singleton group's loops: they run until the process ends.
-    private static let lastingLoops = Set(MultiThreadedEventLoopGroup.singleton.makeIterator().map { ObjectIdentifier($0) })
+    /// The singleton group's loops and the ``WorkLoops``: they run until the
+    /// process ends.
+    private static let lastingLoops = Set(
+        (MultiThreadedEventLoopGroup.singleton.makeIterator().map { $0 } + WorkLoops.group.makeIterator().map { $0 })
+            .map { ObjectIdentifier($0) }
+    )
 
     /// The event loop the caller runs on, if it is one of NIO's singleton
-    /// group (the daemon's, and Swift's global executor there).
+    /// group (the daemon's, and Swift's global executor there) or of the
+    /// ``WorkLoops``.
     public static var currentLastingEventLoop: (any EventLoop)? {
         guard let loop = MultiThreadedEventLoopGroup.currentEventLoop, lastingLoops.contains(ObjectIdentifier(loop)) else { return nil }
         return loop

@@ -57,12 +57,14 @@ struct CapturePipelineTests {
         database: ParleyDatabase? = nil,
         processor: (any PaymentProcessor)? = nil,
         withWarehouse: Bool = false,
-        clock: ManualWallClock = ManualWallClock()
+        clock: ManualWallClock = ManualWallClock(),
+        captureExecutor: (any TaskExecutor)? = nil
     ) async throws -> Shop {
         let database = try database ?? ParleyDatabase.inMemory(migrations: OrdersSchema.migrations + WarehouseSchema.migrations)
         let warehouse = withWarehouse ? Warehouse(database: database, clock: clock, logger: Logger(label: "test")) : nil
         let orders = try Orders(
-            database: database, warehouse: warehouse, clock: clock, logger: Logger(label: "test"), processor: processor, plugins: plugins
+            database: database, warehouse: warehouse, clock: clock, logger: Logger(label: "test"), processor: processor, plugins: plugins,
+            captureExecutor: captureExecutor
         )
         var configuration = Live.configuration
         configuration.merchant = "lamps"
@@ -283,6 +285,37 @@ struct CapturePipelineTests {
         // A retry of an order finished by recovery answers its outcome.
         let retried = try await restarted.orders.capture(Self.buy("a-1"), agent: "agency")
         #expect(retried.order.state == .captured && retried.order.authorizationID == record.id)
+    }
+
+    /// Notes the event loop each run is on.
+    struct Whereabouts: InlineOrderPlugin {
+        var name = "whereabouts"
+        var point = CallOutPoint.preAuthorization
+        var interests: Set<PluginInterest> = [.always]
+        var defaultTimeoutMilliseconds: UInt32 = 50
+        var defaultFailOpen = true
+
+        final class Log: Sendable { let loops = Mutex<[ObjectIdentifier?]>([]) }
+        let log = Log()
+
+        func runInline(_ context: PluginContext) throws -> PluginResult {
+            let loop = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
+            log.loops.withLock { $0.append(loop) }
+            return PluginResult()
+        }
+    }
+
+    @Test("a capture runs on the executor Orders is given (the daemon's work loops), whatever task calls it")
+    func captureExecutor() async throws {
+        let whereabouts = Whereabouts()
+        let shop = try await Self.shop(plugins: [whereabouts], captureExecutor: WorkLoops.executor)
+        for id in ["w-1", "w-2", "w-3"] {
+            #expect(try await shop.orders.capture(Self.buy(id), agent: "agency").order.state == .captured)
+        }
+        let workLoops = Set(WorkLoops.group.makeIterator().map { ObjectIdentifier($0) })
+        let seen = whereabouts.log.loops.withLock { $0 }
+        #expect(seen.count == 3)
+        #expect(seen.allSatisfy { $0.map(workLoops.contains) == true }, "ran on \(seen), not on a work loop")
     }
 
     @Test("recovery never captures without the merchant's final checks: an authorized order is failed and voided when they are on")

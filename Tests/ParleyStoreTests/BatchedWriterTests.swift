@@ -503,3 +503,30 @@ struct StoreTests {
         }
     }
 }
+
+@Suite("Work loops")
+struct WorkLoopsTests {
+    @Test("a task preferring the work loops runs on one, and a batched write resumes it on that same loop in one hop")
+    func resumedOnItsWorkLoop() async throws {
+        let database = try ParleyDatabase.inMemory(migrations: [StoreTests.itemTable])
+        let workLoops = Set(WorkLoops.group.makeIterator().map { ObjectIdentifier($0) })
+        let placements = try await withThrowingTaskGroup(of: (ObjectIdentifier?, ObjectIdentifier?).self) { group in
+            for value in 1...20 {
+                group.addTask(executorPreference: WorkLoops.executor) {
+                    let before = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
+                    try await database.batchedWriter.write { db in
+                        try db.execute(sql: "INSERT INTO item (value) VALUES (?)", arguments: [value])
+                    }
+                    return (before, MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) })
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(placements.count == 20)
+        for (before, after) in placements {
+            #expect(before.map(workLoops.contains) == true)
+            #expect(after == before)
+        }
+        try await database.close()
+    }
+}
