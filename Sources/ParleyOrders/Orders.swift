@@ -74,8 +74,9 @@ public actor Orders {
         self.quoteKey = try Self.secret(named: "quote_key", in: database)
         self.processor = processor ?? SimulatedPaymentProcessor(database: database, clock: clock)
         let fraud = FraudBook(limits: fraudLimits) { [logger] events in
-            // The violation log is written off the reply path.
-            Task {
+            // The violation log is written off the reply path (on the work
+            // loops when a capture made it there).
+            Task(executorPreference: WorkLoops.executorIfHere) {
                 do {
                     try await database.batchedWriter.write { db in try OrdersStore.insertFraudEvents(db, events) }
                 } catch {

@@ -26,7 +26,19 @@ public enum WorkLoops {
 
     /// Runs a task's work on ``group``: on the loop it is already on, if it
     /// is one of these, else on the next.
-    public static let executor: any TaskExecutor = EventLoopGroupExecutor(group: group)
+    public static var executor: any TaskExecutor { loopExecutor }
+
+    private static let loopExecutor = EventLoopGroupExecutor(group: group)
+
+    /// ``executor`` when called on one of these loops, else nil: the
+    /// preference that keeps a new unstructured task (which inherits none)
+    /// where its creator runs. Without it, a task made on a work loop goes to
+    /// Swift's global executor, which is NIO's singleton group, the
+    /// connections' loops: a hop there and back, and the work on the loop
+    /// that should stay free to read.
+    public static var executorIfHere: (any TaskExecutor)? {
+        loopExecutor.currentLoop == nil ? nil : executor
+    }
 }
 
 /// A task executor over the loops of one event loop group.
@@ -39,14 +51,15 @@ final class EventLoopGroupExecutor: TaskExecutor {
         self.loops = Set(group.makeIterator().map { ObjectIdentifier($0) })
     }
 
+    /// The loop of this group the caller runs on, if any.
+    var currentLoop: (any EventLoop)? {
+        guard let current = MultiThreadedEventLoopGroup.currentEventLoop, loops.contains(ObjectIdentifier(current)) else { return nil }
+        return current
+    }
+
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
-        let loop: any EventLoop
-        if let current = MultiThreadedEventLoopGroup.currentEventLoop, loops.contains(ObjectIdentifier(current)) {
-            loop = current
-        } else {
-            loop = group.next()
-        }
+        let loop = currentLoop ?? group.next()
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

@@ -295,26 +295,42 @@ struct CapturePipelineTests {
         var defaultTimeoutMilliseconds: UInt32 = 50
         var defaultFailOpen = true
 
-        final class Log: Sendable { let loops = Mutex<[ObjectIdentifier?]>([]) }
+        final class Log: Sendable {
+            let loops = Mutex<[ObjectIdentifier?]>([])
+            func note() -> PluginResult {
+                let loop = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
+                loops.withLock { $0.append(loop) }
+                return PluginResult()
+            }
+        }
         let log = Log()
 
-        func runInline(_ context: PluginContext) throws -> PluginResult {
-            let loop = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
-            log.loops.withLock { $0.append(loop) }
-            return PluginResult()
-        }
+        func runInline(_ context: PluginContext) throws -> PluginResult { log.note() }
     }
 
-    @Test("a capture runs on the executor Orders is given (the daemon's work loops), whatever task calls it")
+    /// The same, run as plug-ins that are not inline are: in a task of its own, with a timeout.
+    struct TaskWhereabouts: OrderPlugin {
+        var name = "task-whereabouts"
+        var point = CallOutPoint.preAuthorization
+        var interests: Set<PluginInterest> = [.always]
+        var defaultTimeoutMilliseconds: UInt32 = 5_000
+        var defaultFailOpen = true
+        let log = Whereabouts.Log()
+
+        func run(_ context: PluginContext) async throws -> PluginResult { log.note() }
+    }
+
+    @Test("a capture runs on the executor Orders is given (the daemon's work loops), whatever task calls it, its plug-ins' tasks too")
     func captureExecutor() async throws {
         let whereabouts = Whereabouts()
-        let shop = try await Self.shop(plugins: [whereabouts], captureExecutor: WorkLoops.executor)
+        let inTask = TaskWhereabouts()
+        let shop = try await Self.shop(plugins: [whereabouts, inTask], captureExecutor: WorkLoops.executor)
         for id in ["w-1", "w-2", "w-3"] {
             #expect(try await shop.orders.capture(Self.buy(id), agent: "agency").order.state == .captured)
         }
         let workLoops = Set(WorkLoops.group.makeIterator().map { ObjectIdentifier($0) })
-        let seen = whereabouts.log.loops.withLock { $0 }
-        #expect(seen.count == 3)
+        let seen = whereabouts.log.loops.withLock { $0 } + inTask.log.loops.withLock { $0 }
+        #expect(seen.count == 6)
         #expect(seen.allSatisfy { $0.map(workLoops.contains) == true }, "ran on \(seen), not on a work loop")
     }
 

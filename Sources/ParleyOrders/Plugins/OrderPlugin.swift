@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import ParleyProtos
+import ParleyStore
 import ParleyWarehouse
 import Synchronization
 
@@ -214,7 +215,8 @@ struct PluginRunner: Sendable {
                 }
                 cancelTimer = { timer.cancel() }
             }
-            Task {
+            // On the work loops when called there (a capture), as the caller.
+            Task(executorPreference: WorkLoops.executorIfHere) {
                 let result: Result<PluginResult, Failure>
                 do {
                     result = .success(try await body())
