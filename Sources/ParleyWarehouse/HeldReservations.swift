@@ -23,8 +23,9 @@ final class HeldReservations: Sendable {
     private struct State {
         var records: [String: ReservationRecord] = [:]
         /// Reservations held by the write running now, whose caller's hook
-        /// runs (see ``watching(_:_:)``); taken out when something changes them.
-        var watched: Set<String> = []
+        /// runs (see ``watching(_:_:)``), as that write made them; taken out
+        /// when something changes them.
+        var watched: [String: ReservationRecord] = [:]
     }
 
     private let state = Mutex(State())
@@ -37,12 +38,13 @@ final class HeldReservations: Sendable {
         }
     }
 
-    /// The committed reservation `id` if it is kept, no longer kept afterwards:
+    /// The reservation `id` if it is kept (committed, or held by the write
+    /// running now and seen from its own hook), no longer kept afterwards:
     /// call it only in a write about to change it (or to find it unchanged).
     func take(_ id: String) -> ReservationRecord? {
         state.withLock { state in
-            state.watched.remove(id)
-            return state.records.removeValue(forKey: id)
+            let watched = state.watched.removeValue(forKey: id)
+            return state.records.removeValue(forKey: id) ?? watched
         }
     }
 
@@ -51,18 +53,20 @@ final class HeldReservations: Sendable {
         _ = take(id)
     }
 
-    /// Runs `body` (the hook of the write that just held `id`) and tells
-    /// whether it left the reservation unchanged, so that it may be kept
-    /// once committed.
-    func watching(_ id: String, _ body: () throws -> Void) throws -> Bool {
-        state.withLock { _ = $0.watched.insert(id) }
+    /// Runs `body` (the hook of the write that just held `record`) and
+    /// tells whether it left the reservation unchanged, so that it may be
+    /// kept once committed. Meanwhile a change the hook makes in the same
+    /// write (a capture's confirm) takes the record from here instead of
+    /// reading it back.
+    func watching(_ record: ReservationRecord, _ body: () throws -> Void) throws -> Bool {
+        state.withLock { $0.watched[record.id] = record }
         do {
             try body()
         } catch {
-            state.withLock { _ = $0.watched.remove(id) }
+            state.withLock { _ = $0.watched.removeValue(forKey: record.id) }
             throw error
         }
-        return state.withLock { $0.watched.remove(id) != nil }
+        return state.withLock { $0.watched.removeValue(forKey: record.id) != nil }
     }
 
     /// How many are kept (for tests).

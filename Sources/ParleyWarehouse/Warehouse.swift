@@ -363,7 +363,7 @@ public actor Warehouse {
             )
             // Kept once committed, unless the caller's hook already changed it
             // (a capture confirms its hold in the same write).
-            let unchanged = try self.held.watching(id) { try onCommit?(db, record) }
+            let unchanged = try self.held.watching(record) { try onCommit?(db, record) }
             if unchanged {
                 let held = self.held
                 _ = self.database.batchedWriter.afterCommit(of: db) { held.remember(record) }
