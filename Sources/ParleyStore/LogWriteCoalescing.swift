@@ -1,3 +1,4 @@
+public import GRDB
 import GRDBSQLite
 import Synchronization
 
@@ -11,15 +12,20 @@ import Synchronization
 ///
 /// How: a VFS (SQLite's file-system layer) over the platform's default one,
 /// registered as the process's default before the store opens a database.
-/// Every file but a log is the default VFS's own file, untouched. A log's
-/// writes that continue one another are kept in a buffer and written as one
-/// when SQLite does anything else with the file: before it syncs it (which a
-/// commit with `synchronous=FULL` always does), reads, truncates, sizes or
-/// closes it, and before a write elsewhere in the file. So the file holds
-/// exactly what SQLite wrote whenever SQLite or another connection could
-/// look, and the bytes are on disk when the commit's fsync returns, as
-/// before. Other connections never read a frame before the commit that adds
-/// it to the log's index, and that comes after the sync.
+/// Every file but a log is the default VFS's own file, untouched, and a log
+/// passes its writes straight through too until ``arm(_:)`` turns gathering
+/// on for one connection's log: the store's writer, once it commits with
+/// `synchronous=FULL`. Then the log's writes that continue one another are
+/// kept in a buffer and written as one when SQLite does anything else with
+/// the file: before it syncs it (which every commit of that connection
+/// does), reads, truncates, sizes or closes it, and before a write elsewhere
+/// in the file. So the bytes are in the file, and on disk, when the commit's
+/// fsync returns, as before, and other connections never read a frame before
+/// the commit that adds it to the log's index, which comes after the sync.
+/// (A connection whose commits are not synced must never gather: its
+/// frames would be in the index while still in its buffer. GRDB commits one
+/// such transaction when it opens a pool on a database without a log,
+/// before the store sets `synchronous=FULL`.)
 ///
 /// A write that fails when the buffer is written out is reported by the call
 /// that wrote it out (a sync, so the commit fails and is rolled back, as any
@@ -32,8 +38,8 @@ public enum LogWriteCoalescing {
     /// with SQLITE_FULL.
     public static let bufferCapacity = 124 * 1024
 
-    /// Counts, since the process started, of the log writes SQLite made and
-    /// of the writes passed to the file system for them.
+    /// Counts, since the process started, of the log writes SQLite made to
+    /// gathering logs and of the writes passed to the file system for them.
     public static var statistics: (received: Int, issued: Int) {
         (received.load(ordering: .relaxed), issued.load(ordering: .relaxed))
     }
@@ -42,6 +48,25 @@ public enum LogWriteCoalescing {
     /// Databases opened before it keep the VFS they were opened with.
     @discardableResult
     public static func install() -> Bool { installation != nil }
+
+    /// Has the log of `db`'s connection gather its writes from now on, and
+    /// tells whether it does. Call it only for a connection that syncs every
+    /// commit (`synchronous=FULL`) and writes the log alone (the store's
+    /// writer). Refused (false) when the log is not this VFS's or not open,
+    /// or when the device may tear writes (no powersafe overwrite: SQLite
+    /// then pads a commit after its sync, and the padding would stay in the
+    /// buffer).
+    public static func arm(_ db: Database) -> Bool {
+        guard let installation, let connection = db.sqliteConnection else { return false }
+        var pointer: UnsafeMutableRawPointer?
+        guard sqlite3_file_control(connection, "main", SQLITE_FCNTL_JOURNAL_POINTER, &pointer) == SQLITE_OK,
+            let file = pointer?.assumingMemoryBound(to: sqlite3_file.self),
+            file.pointee.pMethods == UnsafePointer(installation.methods)
+        else { return false }
+        guard realMethods(file).xDeviceCharacteristics!(realFile(file)) & SQLITE_IOCAP_POWERSAFE_OVERWRITE != 0 else { return false }
+        pending(file).armed = true
+        return true
+    }
 
     private static let received = Atomic<Int>(0)
     private static let issued = Atomic<Int>(0)
@@ -86,6 +111,9 @@ public enum LogWriteCoalescing {
         /// The file offset of the first byte kept.
         var start: Int64 = 0
         var count = 0
+        /// Writes are gathered (see ``LogWriteCoalescing/arm(_:)``); until
+        /// then they pass straight through.
+        var armed = false
 
         deinit { storage.deallocate() }
     }
@@ -148,8 +176,9 @@ public enum LogWriteCoalescing {
         _ amount: Int32,
         _ offset: Int64
     ) -> Int32 {
-        received.add(1, ordering: .relaxed)
         let pending = pending(file)
+        guard pending.armed else { return realMethods(file).xWrite!(realFile(file), data, amount, offset) }
+        received.add(1, ordering: .relaxed)
         let size = Int(amount)
         if pending.count > 0, offset == pending.start + Int64(pending.count), pending.count + size <= bufferCapacity {
             (pending.storage + pending.count).copyMemory(from: data, byteCount: size)

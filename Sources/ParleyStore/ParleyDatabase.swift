@@ -156,6 +156,11 @@ public final class ParleyDatabase: Sendable {
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -\(configuration.writerCacheSizeKiB)")
+            // A read opens the log if it is not open yet; from here on every
+            // commit of this connection is synced, so its log may gather
+            // its writes (``LogWriteCoalescing``).
+            _ = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master")
+            _ = LogWriteCoalescing.arm(db)
         }
         try migrate(pool, migrations: migrations)
         let readers = try DirectReaders(

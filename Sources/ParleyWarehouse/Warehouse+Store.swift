@@ -114,10 +114,13 @@ enum Store {
         let id = reservation.id
         switch movement {
         case .none:
-            try db.executeDirect(sql: "UPDATE warehouse_reservation SET expires_at_ms = ? WHERE id = ?") { binder in
+            // Only a held reservation is extended; like the moves below, a
+            // row that is no longer held means what was read is stale.
+            let changed = try db.executeDirect(sql: "UPDATE warehouse_reservation SET expires_at_ms = ? WHERE id = ? AND state = 'HELD'") { binder in
                 binder.bind(expiresAt)
                 binder.bind(id)
             }
+            guard changed == 1 else { throw DatabaseError(message: "reservation \(id) changed concurrently") }
             return
         case .confirm:
             for line in reservation.lines {

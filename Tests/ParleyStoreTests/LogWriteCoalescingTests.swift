@@ -77,3 +77,34 @@ struct LogWriteCoalescingTests {
         }
     }
 }
+
+extension LogWriteCoalescingTests {
+    @Test("a database whose log was deleted (a restore, or the sqlite3 tool run while stopped) opens and serves: GRDB's set-up commit, not fsynced, is not left in a buffer")
+    func reopenWithoutLog() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("parley-log-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("test.sqlite").path
+        let first = try ParleyDatabase.open(path: path, migrations: [Self.blobTable])
+        try await first.batchedWriter.write { db in
+            try db.execute(sql: "INSERT INTO blob (id, body) VALUES (1, ?)", arguments: [Self.body(1, bytes: 100)])
+        }
+        // Everything into the database file, as a backup made with `.backup` is.
+        _ = try await first.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        try await first.close()
+        // What the operations guide's restore does: the log and its index go.
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        for round in 1...2 {
+            let reopened = try ParleyDatabase.open(path: path, migrations: [Self.blobTable])
+            let direct = try reopened.queryNow(sql: "SELECT COUNT(*) FROM blob", { _ in }, row: { $0.int64(0) })
+            #expect(direct == [Int64(round)], "round \(round)")
+            let pooled = try await reopened.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM blob") }
+            #expect(pooled == round, "round \(round)")
+            try await reopened.batchedWriter.write { db in
+                try db.execute(sql: "INSERT INTO blob (id, body) VALUES (?, ?)", arguments: [round + 1, Self.body(round + 1, bytes: 100)])
+            }
+            _ = try await reopened.writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            try await reopened.close()
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        }
+    }
+}
