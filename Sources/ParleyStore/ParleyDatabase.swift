@@ -51,9 +51,19 @@ public final class ParleyDatabase: Sendable {
         /// write (docs/benchmarks.md, session 10). Pages it does not keep
         /// are read back through the memory map or from the log.
         public var writerCacheSizeKiB: Int
-        /// How much of the database file is read through a memory map
-        /// instead of read(2) calls; 0 turns it off.
+        /// How much of the database file the writer connection reads
+        /// through a memory map instead of read(2) calls; 0 turns it off.
         public var mmapSizeBytes: Int
+        /// The same for each reading connection: none by default. A reader
+        /// whose read finds that the database changed since its last one
+        /// (under steady writes, nearly every read) drops its page cache and
+        /// unmaps its whole map, and the map is made again and faulted in
+        /// page by page: `munmap` with a TLB shootdown across the cores,
+        /// `mmap`, page faults. That was about a third of Capture's check for
+        /// a stored order; a read(2) of each page it needs costs less
+        /// (docs/benchmarks.md, session 13). The writer never finds its own
+        /// commits a change, so it keeps its map.
+        public var readerMmapSizeBytes: Int
 
         /// How often the log is copied into the database file, off the
         /// writer thread (see ``Checkpointer``). Often, so that each copy
@@ -81,6 +91,7 @@ public final class ParleyDatabase: Sendable {
             cacheSizeKiB: Int = 65_536,
             writerCacheSizeKiB: Int = 8_192,
             mmapSizeBytes: Int = 1 << 30,
+            readerMmapSizeBytes: Int = 0,
             checkpointInterval: Duration = .milliseconds(50),
             walRestartPages: Int = 16_384,
             pageSizeBytes: Int = 2048
@@ -90,14 +101,15 @@ public final class ParleyDatabase: Sendable {
             self.cacheSizeKiB = cacheSizeKiB
             self.writerCacheSizeKiB = writerCacheSizeKiB
             self.mmapSizeBytes = mmapSizeBytes
+            self.readerMmapSizeBytes = readerMmapSizeBytes
             self.checkpointInterval = checkpointInterval
             self.walRestartPages = walRestartPages
             self.pageSizeBytes = pageSizeBytes
         }
 
         /// Batches of up to 512 writes, a 64 MiB page cache per reader and
-        /// 8 MiB for the writer, 1 GiB memory
-        /// map, a checkpoint every 50 ms, the log started over past 16,384
+        /// 8 MiB for the writer, a 1 GiB memory map for the writer (none for
+        /// readers), a checkpoint every 50 ms, the log started over past 16,384
         /// pages (32 MiB with the 2 KiB pages of new files).
         public static var defaults: Configuration {
             Configuration(maxBatchSize: 512, busyTimeout: .seconds(5))
@@ -156,6 +168,7 @@ public final class ParleyDatabase: Sendable {
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA cache_size = -\(configuration.writerCacheSizeKiB)")
+            try db.execute(sql: "PRAGMA mmap_size = \(configuration.mmapSizeBytes)")
             // A read opens the log if it is not open yet; from here on every
             // commit of this connection is synced, so its log may gather
             // its writes (``LogWriteCoalescing``).
@@ -167,7 +180,7 @@ public final class ParleyDatabase: Sendable {
             path: path,
             count: 4,
             busyTimeout: configuration.busyTimeout,
-            mmapSizeBytes: configuration.mmapSizeBytes
+            mmapSizeBytes: configuration.readerMmapSizeBytes
         )
         do {
             return try ParleyDatabase(
@@ -193,7 +206,7 @@ public final class ParleyDatabase: Sendable {
         var config = GRDB.Configuration()
         config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds))
         let cacheSize = configuration.cacheSizeKiB
-        let mmapSize = configuration.mmapSizeBytes
+        let mmapSize = configuration.readerMmapSizeBytes
         let pageSize = configuration.pageSizeBytes
         let walRestartPages = configuration.walRestartPages
         config.prepareDatabase { db in
@@ -206,6 +219,7 @@ public final class ParleyDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // The working set stays in memory rather than in read(2) calls.
             try db.execute(sql: "PRAGMA cache_size = -\(cacheSize)")
+            // The writer sets its own in `open` (see `readerMmapSizeBytes`).
             try db.execute(sql: "PRAGMA mmap_size = \(mmapSize)")
             // Savepoints' journals (one per write operation in a batch) stay
             // in memory: past 64 KiB SQLite spills them to a temporary file,

@@ -155,6 +155,34 @@ struct CaptureLiveTests {
         }
     }
 
+    @Test("a repeat that its own capture would now refuse (the last unit sold to it, a velocity rule it counts against) still gets the stored order: one authorization, one unit sold")
+    func repeatAfterItsOwnCapture() async throws {
+        try await withShop(stock: 1, fraudRules: [Self.cardVelocity("one-per-card", limit: 1, windowMs: 3_600_000)]) { daemon in
+            let agent = try daemon.client("acme-travel", roles: [.agent])
+            let request = Self.buy([("lamp", 1)])
+            let first = try await agent.unary(OrdersService.capture, request, as: Parley_V1_CaptureResponse.self)
+            #expect(first.order.state == .captured)
+            // Checked again, the same request is short of stock and over the
+            // card's velocity: a retry must not read as a refusal.
+            for _ in 0..<2 {
+                let again = try await agent.unary(OrdersService.capture, request, as: Parley_V1_CaptureResponse.self)
+                #expect(again.order == first.order)
+                #expect(again.acceptance == first.acceptance)
+            }
+            #expect(try authorizations(daemon).count == 1)
+            let stock = try await counters(daemon)
+            #expect(stock.sold == 1 && stock.held == 0)
+            // Another request under the id is still refused as one.
+            var changed = request
+            changed.buyer.email = "someone-else@example.com"
+            await #expect {
+                _ = try await agent.unary(OrdersService.capture, changed, as: Parley_V1_CaptureResponse.self)
+            } throws: { error in
+                (error as? RPCError)?.code == .failedPrecondition
+            }
+        }
+    }
+
     @Test(
         "a decline or processor error fails the order, releases its hold and charges nothing",
         arguments: [

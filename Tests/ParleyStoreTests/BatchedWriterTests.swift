@@ -57,6 +57,13 @@ struct StoreTests {
             #expect(writerCache == -ParleyDatabase.Configuration.defaults.writerCacheSizeKiB)
             let readerCache = try await database.writer.read { db in try Int.fetchOne(db, sql: "PRAGMA cache_size") }
             #expect(readerCache == -ParleyDatabase.Configuration.defaults.cacheSizeKiB)
+            // Only the writer reads through a memory map.
+            let writerMap = try await database.batchedWriter.write { db in try Int.fetchOne(db, sql: "PRAGMA mmap_size") }
+            #expect(writerMap == ParleyDatabase.Configuration.defaults.mmapSizeBytes)
+            let readerMap = try await database.writer.read { db in try Int.fetchOne(db, sql: "PRAGMA mmap_size") }
+            #expect(readerMap == 0)
+            let directMap = try database.queryNow(sql: "PRAGMA mmap_size", { _ in }, row: { $0.int64(0) })
+            #expect(directMap == [0])
         }
     }
 
