@@ -38,10 +38,8 @@ extension Orders {
             }
             // Merged into the set-up in force, and compiled, before anything
             // is written: no other change can land before this one installs it.
-            var merged = Dictionary(uniqueKeysWithValues: (current?.catalog.items ?? []).map { ($0.sku, $0) })
-            for item in items { merged[item.sku] = item }
-            let catalog = merged.values.sorted { $0.sku < $1.sku }
-            let updated = try current?.replacingCatalog(catalog) ?? MerchantSetup.unconfigured(merchant: merchant, currency: currency, items: catalog)
+            let updated = try current?.mergingIntoCatalog(items)
+                ?? MerchantSetup.unconfigured(merchant: merchant, currency: currency, items: items)
             let stored = items.map { ($0.sku, try! $0.wire.serializedBytes() as [UInt8]) }
             let clock = self.clock
             let response = try await database.batchedWriter.write { db -> Parley_V1_ImportCatalogResponse in

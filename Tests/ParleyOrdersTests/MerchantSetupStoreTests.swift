@@ -31,6 +31,28 @@ struct MerchantSetupStoreTests {
         #expect(restarted.catalogItems(merchant: "lamps", after: "lamp", limit: 10).map(\.sku) == ["solvent"])
     }
 
+    @Test("imports merge into the catalog in force: new SKUs fall in order between the old, repeated ones replace them, and the result equals the catalog compiled from the tables")
+    func importsMerge() async throws {
+        let database = try ParleyDatabase.inMemory(migrations: OrdersSchema.migrations)
+        let clock = ManualWallClock(startingAt: 1_000)
+        let running = try Orders(database: database, warehouse: nil, clock: clock, logger: Logger(label: "test"))
+        let batches: [[(String, Int64)]] = [
+            [("m", 100), ("c", 101)],
+            [("z", 102), ("a", 103), ("m", 104)],
+            [("b", 105), ("y", 106), ("c", 107), ("n", 108)],
+            [("a", 109)],
+        ]
+        for batch in batches {
+            _ = try await running.importCatalog(merchant: "lamps", items: batch.map { NegotiateLiveTests.item($0.0, cents: $0.1, grams: 500) })
+        }
+        let merged = try #require(running.setup(for: "lamps")).catalog
+        #expect(merged.items.map(\.sku) == ["a", "b", "c", "m", "n", "y", "z"])
+        #expect(merged.items.map(\.unitPrice.minorUnits) == [109, 105, 107, 104, 108, 106, 102])
+        #expect(running.catalogItems(merchant: "lamps", after: "c", limit: 2).map(\.sku) == ["m", "n"])
+        let restarted = try Orders(database: database, warehouse: nil, clock: clock, logger: Logger(label: "test"))
+        #expect(try #require(restarted.setup(for: "lamps")).catalog == merged)
+    }
+
     @Test("concurrent imports and configurations each land whole: no change compiles against a set-up another replaces")
     func concurrentChanges() async throws {
         let database = try ParleyDatabase.inMemory(migrations: OrdersSchema.migrations)

@@ -135,11 +135,12 @@ public struct MerchantSetup: Sendable {
         self.configuration = configuration
     }
 
-    /// The same configuration with another catalog (only the catalog depends
-    /// on the items, so nothing else is compiled again).
-    func replacingCatalog(_ items: [CatalogItem]) throws(OrdersError) -> MerchantSetup {
+    /// The same configuration with `items` merged into its catalog (see
+    /// ``Catalog/merging(_:)``; only the catalog depends on the items, so
+    /// nothing else is compiled again).
+    func mergingIntoCatalog(_ items: [CatalogItem]) throws(OrdersError) -> MerchantSetup {
         var setup = self
-        setup.catalog = try Catalog(merchant: merchant, currency: currency, items: items)
+        setup.catalog = try catalog.merging(items)
         return setup
     }
 }
