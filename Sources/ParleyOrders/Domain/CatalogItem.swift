@@ -150,10 +150,7 @@ public struct Catalog: Sendable, Hashable {
     public init(merchant: String, currency: CurrencyCode, items: [CatalogItem]) throws(OrdersError) {
         var bySKU = [String: CatalogItem]()
         for (index, item) in items.enumerated() {
-            try item.validate(path: "items[\(index)]")
-            if item.unitPrice.currency != currency {
-                throw .configuration("items[\(index)].unit_price", "price in \(item.unitPrice.currency), catalog is in \(currency)")
-            }
+            try Self.check(item, at: index, currency: currency)
             guard bySKU.updateValue(item, forKey: item.sku) == nil else {
                 throw .configuration("items[\(index)].sku", "duplicate SKU '\(item.sku)'")
             }
@@ -175,10 +172,7 @@ public struct Catalog: Sendable, Hashable {
         var bySKU = itemsBySKU
         var added: [String] = []
         for (index, item) in items.enumerated() {
-            try item.validate(path: "items[\(index)]")
-            if item.unitPrice.currency != currency {
-                throw .configuration("items[\(index)].unit_price", "price in \(item.unitPrice.currency), catalog is in \(currency)")
-            }
+            try Self.check(item, at: index, currency: currency)
             if bySKU.updateValue(item, forKey: item.sku) == nil { added.append(item.sku) }
         }
         guard !added.isEmpty else { return Catalog(merchant: merchant, currency: currency, itemsBySKU: bySKU, sortedSKUs: sortedSKUs) }
@@ -199,6 +193,14 @@ public struct Catalog: Sendable, Hashable {
         }
         skus.append(contentsOf: old)
         return Catalog(merchant: merchant, currency: currency, itemsBySKU: bySKU, sortedSKUs: skus)
+    }
+
+    /// Validates `items[index]` of a catalog priced in `currency`.
+    private static func check(_ item: CatalogItem, at index: Int, currency: CurrencyCode) throws(OrdersError) {
+        try item.validate(path: "items[\(index)]")
+        if item.unitPrice.currency != currency {
+            throw .configuration("items[\(index)].unit_price", "price in \(item.unitPrice.currency), catalog is in \(currency)")
+        }
     }
 
     private init(merchant: String, currency: CurrencyCode, itemsBySKU: [String: CatalogItem], sortedSKUs: [String]) {
