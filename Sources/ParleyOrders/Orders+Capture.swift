@@ -34,6 +34,12 @@ extension Orders {
     /// first outcome, never a second charge; same order id and another request:
     /// FAILED_PRECONDITION. Concurrent calls for one order share one run.
     public func capture(_ request: Parley_V1_OrderAcceptanceRequest, agent: String) async throws -> Parley_V1_CaptureResponse {
+        try await captureReply(request, agent: agent).response
+    }
+
+    /// ``capture(_:agent:)``, with the response's encoding when the capture
+    /// has it (``CaptureReply``): for the wire.
+    public func captureReply(_ request: Parley_V1_OrderAcceptanceRequest, agent: String) async throws -> CaptureReply {
         let key = OrderKey(agent: agent, orderID: request.orderID)
         let mac = requestMAC(request)
         while let running = inFlight[key] {
@@ -69,7 +75,7 @@ extension Orders {
     /// capture reading the orders table first: that read, a fresh read
     /// transaction on a database that changes at every batch, was 9.6 % of
     /// the work loops' time under Capture (docs/benchmarks.md, session 13).
-    nonisolated func runCapture(_ request: Parley_V1_OrderAcceptanceRequest, agent: String, mac: Data) async throws -> Parley_V1_CaptureResponse {
+    nonisolated func runCapture(_ request: Parley_V1_OrderAcceptanceRequest, agent: String, mac: Data) async throws -> CaptureReply {
         let key = OrderKey(agent: agent, orderID: request.orderID)
         let ordered = OrderWrittenFlag()
         do {
@@ -77,7 +83,7 @@ extension Orders {
         } catch {
             // After its own order is written, an error is this run's to report.
             guard !ordered.isSet, let replay = try await replayStored(key, mac: mac) else { throw error }
-            return replay
+            return CaptureReply(replay)
         }
     }
 
@@ -106,7 +112,7 @@ extension Orders {
         key: OrderKey,
         mac: Data,
         ordered: OrderWrittenFlag
-    ) async throws -> Parley_V1_CaptureResponse {
+    ) async throws -> CaptureReply {
         var request = request
         request.approval = .captureIfAcceptable
         let setup = try setup(forRequest: request)
@@ -136,9 +142,9 @@ extension Orders {
             acceptance.holds += pre.holds
         }
         guard response.status == .acceptable, let payment = acceptance.payment, let paymentIndex = acceptance.paymentIndex else {
-            if let replay = try await replayStored(key, mac: mac) { return replay }
+            if let replay = try await replayStored(key, mac: mac) { return CaptureReply(replay) }
             recordFraud(acceptance, outcome: .rejected, at: now)
-            return Self.response(response, nil)
+            return CaptureReply(Self.response(response, nil))
         }
         acceptance.response = response
 
@@ -153,10 +159,10 @@ extension Orders {
         order.shippingAddress = request.shippingAddress
         order.createdAtMs = now
         order.updatedAtMs = now
-        let row = OrderRow(
+        let row = try EncodedOrderRow(OrderRow(
             key: key, merchant: setup.merchant, mac: mac, request: Self.withoutCardNumbers(request),
             acceptance: response, fingerprint: payment.card?.fingerprint ?? "", total: acceptance.total
-        )
+        ))
         let wire = request.payments[paymentIndex]
         let authorization = AuthorizationRequest(
             key: key.processorKey,
@@ -187,16 +193,20 @@ extension Orders {
             order = try await writePending(order, row: row, lines: acceptance.plugins.lines, holds: acceptance.holds, quote: quote, then: then)
             ordered.set()
         } catch let refusal as AcceptanceRefusal {
-            if let replay = try await replayStored(key, mac: mac) { return replay }
+            if let replay = try await replayStored(key, mac: mac) { return CaptureReply(replay) }
             recordFraud(acceptance, outcome: .rejected, at: now)
-            return Self.response(Self.amended(response, with: refusal.amendments), nil)
+            return CaptureReply(Self.response(Self.amended(response, with: refusal.amendments), nil))
         }
 
         // Sub-transaction 2: payment authorization, unless the write above
         // did it.
         switch written.value {
         case .captured(let captured):
-            order = captured
+            // Captured in the write, which encoded the order: the reply is
+            // put together from that and the row's encoded parts.
+            recordFraud(acceptance, outcome: .accepted, at: now)
+            outboxSignal.yield()
+            return CaptureReply(Self.response(response, captured.order), row: row, detail: captured)
         case .authorization(let record):
             order = try await recordAuthorization(order, record)
         case .processorError:
@@ -204,27 +214,22 @@ extension Orders {
         case nil:
             order = try await authorize(order, authorization, attemptsMade: 0)
         }
-        guard order.state == .authorized || order.state == .captured else {
+        guard order.state == .authorized else {
             recordFraud(acceptance, outcome: .rejected, at: now)
-            return Self.response(response, order)
+            return CaptureReply(Self.response(response, order))
         }
 
-        // Sub-transaction 3: final checks, then capture, unless the write
-        // above did it.
-        if order.state == .authorized {
-            let final = await plugins.run(.finalCheck, acceptance.plugins)
-            if final.amendments.hasBlocking {
-                let reasons = final.amendments.filter(\.isBlocking).map(\.message).joined(separator: "; ")
-                order = try await fail(order, code: "FINAL_CHECK_REFUSED", message: reasons, void: true)
-                recordFraud(acceptance, outcome: .rejected, at: now)
-                return Self.response(Self.amended(response, with: final.amendments), order)
-            }
-            order = try await finishCapture(order)
-        } else {
-            outboxSignal.yield()
+        // Sub-transaction 3: final checks, then capture.
+        let final = await plugins.run(.finalCheck, acceptance.plugins)
+        if final.amendments.hasBlocking {
+            let reasons = final.amendments.filter(\.isBlocking).map(\.message).joined(separator: "; ")
+            order = try await fail(order, code: "FINAL_CHECK_REFUSED", message: reasons, void: true)
+            recordFraud(acceptance, outcome: .rejected, at: now)
+            return CaptureReply(Self.response(Self.amended(response, with: final.amendments), order))
         }
+        order = try await finishCapture(order)
         recordFraud(acceptance, outcome: order.state == .captured ? .accepted : .rejected, at: now)
-        return Self.response(response, order)
+        return CaptureReply(Self.response(response, order))
     }
 
     // MARK: Sub-transactions
@@ -235,7 +240,7 @@ extension Orders {
     /// (nothing is written).
     nonisolated func writePending(
         _ order: Parley_V1_Order,
-        row: OrderRow,
+        row encodedRow: EncodedOrderRow,
         lines: [PricedLine],
         holds: [ReservationLineRequest],
         quote: QuoteToken?,
@@ -243,7 +248,7 @@ extension Orders {
     ) async throws -> Parley_V1_Order {
         var order = order
         let pending = order
-        let encodedRow = try EncodedOrderRow(row)
+        let row = encodedRow.row
         let encodedOrder = try EncodedOrder(pending)
         let coupons = Array(order.order.couponsApplied.enumerated())
         let insert: @Sendable (Database, String) throws -> Void = { db, reservationID in
@@ -375,17 +380,18 @@ extension Orders {
         captured.state = .captured
         captured.authorizationID = record.id
         captured.updatedAtMs = clock.nowMilliseconds
+        let encoded = try EncodedOrder(captured)
         do {
             try db.inDirectSavepoint {
                 if let warehouse, !captured.reservationID.isEmpty {
                     _ = try warehouse.confirm(in: db, id: captured.reservationID, caller: Self.system)
                 }
-                try Self.writeCaptured(db, try EncodedOrder(captured))
+                try Self.writeCaptured(db, encoded)
             }
         } catch is WarehouseError {
             return .authorization(record)
         }
-        return .captured(captured)
+        return .captured(encoded)
     }
 
     /// Sub-transaction 3's capture: the hold confirmed, the order CAPTURED,
@@ -575,8 +581,8 @@ enum WrittenAuthorization: Sendable {
     case processorError(PaymentProcessorError)
     /// Authorized or declined; sub-transaction 3 is still to run.
     case authorization(AuthorizationRecord)
-    /// Sub-transaction 3 ran too: the order as captured.
-    case captured(Parley_V1_Order)
+    /// Sub-transaction 3 ran too: the order as captured, as it was written.
+    case captured(EncodedOrder)
 }
 
 /// Carries a ``WrittenAuthorization`` out of the write's closure.
@@ -593,3 +599,43 @@ struct AcceptanceRefusal: Error {
     var amendments: [Amendment]
 }
 
+
+/// What a capture answers: the response and, when the capture could put it
+/// together from parts it had encoded for its write, the response's binary
+/// encoding. Encoding the whole response again (its amended order twice,
+/// in the acceptance and in the order) was a third of the connections'
+/// event loops' time under Capture (docs/benchmarks.md, session 14).
+public struct CaptureReply: Sendable {
+    public var response: Parley_V1_CaptureResponse
+    /// The encoding of `response`, fields in another order than
+    /// SwiftProtobuf writes them (protobuf parsers take any order).
+    let encoded: Data?
+
+    init(_ response: Parley_V1_CaptureResponse) {
+        self.response = response
+        self.encoded = nil
+    }
+
+    /// The reply of an order captured in its first write: the acceptance and
+    /// request as `row` encoded them, and the order's stored detail with the
+    /// three fields it leaves out (``EncodedOrder``) taken from those.
+    init(_ response: Parley_V1_CaptureResponse, row: EncodedOrderRow, detail: EncodedOrder) {
+        self.response = response
+        // Order: its amended order is the acceptance's, its buyer and
+        // shipping address the request's (``OrdersStore/completed(_:request:acceptance:)``).
+        // A field absent there is present and empty in the order, as when
+        // the message is built (`order.buyer = request.buyer`).
+        var order = detail.detail
+        ProtobufFields.appendLengthDelimited(5, ProtobufFields.lengthDelimited(3, in: row.acceptance) ?? Data(), to: &order)
+        ProtobufFields.appendLengthDelimited(6, ProtobufFields.lengthDelimited(3, in: row.request) ?? Data(), to: &order)
+        ProtobufFields.appendLengthDelimited(7, ProtobufFields.lengthDelimited(6, in: row.request) ?? Data(), to: &order)
+        var bytes = Data()
+        bytes.reserveCapacity(row.acceptance.count + order.count + 16)
+        ProtobufFields.appendLengthDelimited(1, row.acceptance, to: &bytes)
+        ProtobufFields.appendLengthDelimited(2, order, to: &bytes)
+        self.encoded = bytes
+    }
+
+    /// The response's binary encoding.
+    public func serializedBytes() throws -> Data { try encoded ?? response.serializedBytes() }
+}

@@ -37,7 +37,7 @@ public actor Orders {
     nonisolated let outboxSignal: AsyncStream<Void>.Continuation
     let outboxWakeups: AsyncStream<Void>
     /// Captures running now, by order: a concurrent call for the same order joins.
-    var inFlight: [OrderKey: (mac: Data, task: Task<Parley_V1_CaptureResponse, any Error>)] = [:]
+    var inFlight: [OrderKey: (mac: Data, task: Task<CaptureReply, any Error>)] = [:]
     /// Whether a set-up change holds its turn, and the changes waiting for
     /// theirs (`oneSetupChangeAtATime`).
     var setupChangeRunning = false

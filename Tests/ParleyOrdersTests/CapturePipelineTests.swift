@@ -83,6 +83,14 @@ struct CapturePipelineTests {
         CaptureLiveTests.buy(lines, id: id)
     }
 
+    /// The shop's warehouse with 10 lamps allocated, and the merchant as its caller.
+    static func tenLamps(_ shop: Shop) async throws -> (Warehouse, WarehouseCaller) {
+        let warehouse = try #require(shop.orders.warehouse)
+        let lamps = WarehouseCaller(principal: "lamps", kinds: [.merchant])
+        _ = try await warehouse.allocate(merchant: "lamps", adjustments: [.init(sku: "lamp", delta: 10, reason: "")], caller: lamps)
+        return (warehouse, lamps)
+    }
+
     static func setting(_ name: String, failOpen: Bool, timeout: UInt32 = 30) -> Parley_V1_PluginSetting {
         var setting = Parley_V1_PluginSetting()
         setting.name = name
@@ -379,9 +387,7 @@ struct CapturePipelineTests {
     func oneWrite() async throws {
         // How many group commits a capture waits for, and what it leaves.
         func capture(_ shop: Shop, _ id: String) async throws -> (writes: UInt64, order: Parley_V1_Order) {
-            let warehouse = try #require(shop.orders.warehouse)
-            let lamps = WarehouseCaller(principal: "lamps", kinds: [.merchant])
-            _ = try await warehouse.allocate(merchant: "lamps", adjustments: [.init(sku: "lamp", delta: 10, reason: "")], caller: lamps)
+            let (warehouse, lamps) = try await Self.tenLamps(shop)
             let before = shop.database.batchedWriter.batchesEnded
             let order = try await shop.orders.capture(Self.buy(id), agent: "agency").order
             let writes = shop.database.batchedWriter.batchesEnded - before
@@ -407,12 +413,50 @@ struct CapturePipelineTests {
         #expect(try await capture(Self.shop(database: database, processor: waited, withWarehouse: true), "w-3").writes == 3)
     }
 
+    @Test("a capture done in one write answers with bytes put together from its write's parts: they decode to its response, which is the order as stored")
+    func oneWriteReplyBytes() async throws {
+        let shop = try await Self.shop(withWarehouse: true)
+        let (warehouse, lamps) = try await Self.tenLamps(shop)
+        let request = Self.buy("bytes-1", lines: [("lamp", 2)])
+        #expect(request.hasBuyer && request.hasShippingAddress)
+        let reply = try await shop.orders.captureReply(request, agent: "agency")
+        let encoded = try #require(reply.encoded)
+        let decoded = try Parley_V1_CaptureResponse(serializedBytes: encoded)
+        #expect(decoded == reply.response)
+        #expect(decoded.order.state == .captured && decoded.order.buyer == request.buyer && decoded.order.shippingAddress == request.shippingAddress)
+        #expect(decoded.order.order == decoded.acceptance.order && decoded.order.order.lines.count == 1)
+        let caller = OrdersCaller(principal: "agency", isAgent: true, isMerchant: false, isAdmin: false)
+        #expect(try await shop.orders.order(id: "bytes-1", agent: "", caller: caller) == decoded.order)
+        #expect(try await warehouse.audit(caller: lamps).sold == 2)
+        // A retry answers from the stored order, encoded whole: the same response.
+        let retry = try await shop.orders.captureReply(request, agent: "agency")
+        #expect(retry.encoded == nil)
+        #expect(try Parley_V1_CaptureResponse(serializedBytes: retry.serializedBytes()) == reply.response)
+    }
+
+    @Test("top-level protobuf fields are found without decoding: the last occurrence, nested fields left alone; malformed bytes give nil")
+    func protobufFields() throws {
+        var request = Self.buy("fields-1")
+        request.buyer.name = "Ada"
+        var bytes = try request.serializedBytes() as Data
+        #expect(try Parley_V1_Buyer(serializedBytes: #require(ProtobufFields.lengthDelimited(3, in: bytes))) == request.buyer)
+        #expect(try Parley_V1_Address(serializedBytes: #require(ProtobufFields.lengthDelimited(6, in: bytes))) == request.shippingAddress)
+        #expect(ProtobufFields.lengthDelimited(13, in: bytes) == nil)  // no quote id
+        var later = Parley_V1_Buyer()
+        later.name = "Grace"
+        ProtobufFields.appendLengthDelimited(3, try later.serializedBytes(), to: &bytes)
+        #expect(try Parley_V1_Buyer(serializedBytes: #require(ProtobufFields.lengthDelimited(3, in: bytes))) == later)
+        // A length past the end, and a varint that never ends.
+        #expect(ProtobufFields.lengthDelimited(3, in: Data([0x1a, 0x05, 0x01])) == nil)
+        #expect(ProtobufFields.lengthDelimited(3, in: Data([0x08, 0xff, 0xff])) == nil)
+        // Fixed-width and varint fields are stepped over.
+        #expect(ProtobufFields.lengthDelimited(3, in: Data([0x08, 0x96, 0x01, 0x11, 1, 2, 3, 4, 5, 6, 7, 8, 0x1d, 1, 2, 3, 4, 0x1a, 0x01, 0x2a])) == Data([0x2a]))
+    }
+
     @Test("in one write, a failure after the authorization undoes all of it: no charge, no order, no hold; a retry then captures once")
     func oneWriteIsAtomic() async throws {
         let shop = try await Self.shop(withWarehouse: true)
-        let warehouse = try #require(shop.orders.warehouse)
-        let lamps = WarehouseCaller(principal: "lamps", kinds: [.merchant])
-        _ = try await warehouse.allocate(merchant: "lamps", adjustments: [.init(sku: "lamp", delta: 10, reason: "")], caller: lamps)
+        let (warehouse, lamps) = try await Self.tenLamps(shop)
         // Sub-transaction 3's outbox entry fails (not a warehouse refusal,
         // which has a path of its own), after 2 recorded the authorization.
         try await shop.database.writer.write { db in
@@ -462,9 +506,7 @@ struct CapturePipelineTests {
         let clock = ManualWallClock()
         let processor = HoldOutlivingProcessor(simulator: SimulatedPaymentProcessor(database: database, clock: clock), clock: clock)
         let shop = try await Self.shop(database: database, processor: processor, withWarehouse: true, clock: clock)
-        let warehouse = try #require(shop.orders.warehouse)
-        let lamps = WarehouseCaller(principal: "lamps", kinds: [.merchant])
-        _ = try await warehouse.allocate(merchant: "lamps", adjustments: [.init(sku: "lamp", delta: 10, reason: "")], caller: lamps)
+        let (warehouse, lamps) = try await Self.tenLamps(shop)
 
         let order = try await shop.orders.capture(Self.buy("lapsed"), agent: "agency").order
         #expect(order.state == .failed && order.failureCode == "INVENTORY_LAPSED", "\(order.failureCode): \(order.failureMessage)")
@@ -492,11 +534,11 @@ struct CapturePipelineTests {
         order.order = acceptance.response.order
         order.createdAtMs = orders.clock.nowMilliseconds
         order.updatedAtMs = order.createdAtMs
-        let row = OrderRow(
+        let row = try EncodedOrderRow(OrderRow(
             key: OrderKey(agent: "agency", orderID: id), merchant: "lamps", mac: orders.requestMAC(request),
             request: Orders.withoutCardNumbers(request), acceptance: acceptance.response,
             fingerprint: acceptance.payment?.card?.fingerprint ?? "", total: acceptance.total
-        )
+        ))
         return try await orders.writePending(order, row: row, lines: acceptance.plugins.lines, holds: acceptance.holds, quote: nil)
     }
 

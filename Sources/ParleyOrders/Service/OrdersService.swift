@@ -26,10 +26,14 @@ public struct OrdersService: RegistrableService {
             (request: Parley_V1_OrderAcceptanceRequest, context: CallContext) -> Parley_V1_OrderAcceptanceResponse in
             try await orders.negotiate(request, agent: context.peer.principal)
         }
-        router.registerUnary(Self.capture, roles: [.agent]) {
-            (request: Parley_V1_OrderAcceptanceRequest, context: CallContext) -> Parley_V1_CaptureResponse in
-            try await orders.capture(request, agent: context.peer.principal)
-        }
+        router.registerUnary(
+            Self.capture,
+            roles: [.agent],
+            handler: { (request: Parley_V1_OrderAcceptanceRequest, context: CallContext) -> CaptureReply in
+                try await orders.captureReply(request, agent: context.peer.principal)
+            },
+            encode: { try $0.serializedBytes() }
+        )
         router.registerUnary(Self.getOrder, roles: [.agent, .merchant, .admin]) {
             (request: Parley_V1_GetOrderRequest, context: CallContext) -> Parley_V1_Order in
             try await orders.order(id: request.orderID, agent: request.agent, caller: Self.caller(context))

@@ -36,6 +36,23 @@ public struct Router: Sendable {
         mutating: Bool = false,
         handler: @escaping @Sendable (Request, CallContext) async throws -> Response
     ) {
+        registerUnary(path, request: request, roles: roles, mutating: mutating, handler: handler, encode: { try $0.serializedBytes() })
+    }
+
+    /// Registers a unary method whose handler returns something other than
+    /// the response message, and `encode` makes the response's bytes from
+    /// it: for a handler that has the response's parts encoded already and
+    /// can put them together instead of encoding the whole message again.
+    /// `encode` runs where the handler's result is taken (the caller's
+    /// event loop), so it should be cheap.
+    public mutating func registerUnary<Request: SwiftProtobuf.Message & Sendable, Output: Sendable>(
+        _ path: MethodPath,
+        request: Request.Type = Request.self,
+        roles: Set<Role>,
+        mutating: Bool = false,
+        handler: @escaping @Sendable (Request, CallContext) async throws -> Output,
+        encode: @escaping @Sendable (Output) throws -> Data
+    ) {
         let invoke: MethodDescriptor.Invoke = { bytes, context, sink, environment in
             let request: Request
             do {
@@ -50,7 +67,7 @@ public struct Router: Sendable {
                     // A method that committed its outcome returns exactly
                     // that response: its bytes are already made.
                     if let recorded = context.idempotentOutcome?.recordedPayload { return .success(recorded) }
-                    return .success(try response.serializedBytes())
+                    return .success(try encode(response))
                 } catch {
                     return .failure(environment.mapError(error, context: context))
                 }
