@@ -225,6 +225,31 @@ struct CaptureLiveTests {
         }
     }
 
+    @Test("stock taken since Capture last saw its count: the capture's reservation refuses, with the same amendments a fresh read makes; nothing written")
+    func shortageSinceLastSeen() async throws {
+        try await withShop(stock: 5) { daemon in
+            let agent = try daemon.client("acme-travel", roles: [.agent])
+            // Capture sees 5 free: it is refused for another reason (a declined card).
+            let declined = try await agent.unary(OrdersService.capture, Self.buy([("lamp", 3)], id: "seen", card: SimulatedPaymentProcessor.declinedCard), as: Parley_V1_CaptureResponse.self)
+            #expect(declined.order.state == .failed)
+            // Another agent holds 4 through the warehouse; 1 is free, 5 were seen.
+            _ = try await daemon.daemon.warehouse.reserve(
+                owner: "rival-travel", lines: [ReservationLineRequest(merchant: "lamps", sku: "lamp", quantity: 4)], holdSeconds: 600, reference: "rival"
+            )
+            let request = Self.buy([("lamp", 3)], id: "after")
+            let refused = try await agent.unary(OrdersService.capture, request, as: Parley_V1_CaptureResponse.self)
+            #expect(refused.acceptance.status == .amendments && !refused.hasOrder)
+            let short = try #require(refused.acceptance.amendments.first { $0.code == "INVENTORY_SHORT" })
+            #expect(short.message == "3 of lamp wanted, 1 in stock" && short.alternatives.first?.replacements.first?.value == "1")
+            #expect(try await counters(daemon).held == 4)
+            #expect(try authorizations(daemon).keys.sorted() == ["acme-travel/seen"])
+            // Asked again, the count is read (1 is less than 3 wanted): the same answer.
+            let again = try await agent.unary(OrdersService.capture, request, as: Parley_V1_CaptureResponse.self)
+            #expect(again.acceptance.amendments == refused.acceptance.amendments && !again.hasOrder)
+            #expect(try await counters(daemon).held == 4)
+        }
+    }
+
     @Test("reserve-on-quote: Negotiate holds the stock under a quote id; Capture with it uses that hold")
     func quoteHold() async throws {
         try await withShop(stock: 3, reserveOnQuote: true) { daemon in

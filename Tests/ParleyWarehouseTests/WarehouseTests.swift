@@ -137,6 +137,39 @@ struct WarehouseTests {
         #expect(try now().map(\.free) == [10, 3])
     }
 
+    @Test("before reserving, counts last seen answer when they suffice; a count too low or never seen is read; a refusal's free count is the one seen next")
+    func availabilityBeforeReserving() async throws {
+        let warehouse = try makeWarehouse()
+        try await stock(warehouse, 10)
+        let before = { (wanted: Int64) throws -> SkuAvailability in
+            try warehouse.availabilityBeforeReserving([(merchant: "widgets", sku: "widget", wanted: wanted)])[0]
+        }
+        // Never seen: read.
+        #expect(try before(3).free == 10)
+        // Units taken since: the count last seen answers while it suffices.
+        _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(8)], holdSeconds: 60, reference: "r"))
+        #expect(try before(3).free == 10)
+        // More wanted than last seen free: read again, and that count is kept.
+        #expect(try before(11).free == 2)
+        #expect(try before(3).free == 2)
+        // Overstated and refused: the refusal's free count is the one kept
+        // (and stays, stale again, once the unit is given back).
+        let one = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(1)], holdSeconds: 60, reference: "r"))
+        #expect(try before(2).free == 2)
+        guard case .shortage(let shortages) = try await warehouse.reserve(owner: "acme-travel", lines: [line(2)], holdSeconds: 60, reference: "r") else {
+            throw Failure(description: "expected a shortage")
+        }
+        #expect(shortages.map(\.free) == [1])
+        _ = try await warehouse.release(id: one.id, caller: agent)
+        #expect(try before(1).free == 1)
+        #expect(try before(2).free == 2)
+        // An unknown SKU is read every time, and says so; so is a partly known order.
+        let unknown = try warehouse.availabilityBeforeReserving([(merchant: "widgets", sku: "widget", wanted: 1), (merchant: "widgets", sku: "gone", wanted: 1)])
+        #expect(unknown.map(\.known) == [true, false])
+        _ = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: "gone", delta: 3, reason: "found")], caller: merchant)
+        #expect(try warehouse.availabilityBeforeReserving([(merchant: "widgets", sku: "gone", wanted: 1)]).map(\.free) == [3])
+    }
+
     @Test("extensions cannot hold stock past the reservation's lifetime")
     func lifetime() async throws {
         let warehouse = try makeWarehouse()

@@ -7,6 +7,10 @@ import Synchronization
 /// wanting more than is free gets `INVENTORY_SHORT` with "take what is free"
 /// and "remove the line" as its menu. Its stock-tracked lines are the order's
 /// holds (reserved on quote when the merchant asks for it, and at capture).
+/// Under Capture the counts may be the last seen
+/// (``Warehouse/availabilityBeforeReserving(_:)``): when they overstate
+/// what is free, the capture's reservation refuses and its shortages make
+/// the same amendments (``shortages(after:lines:lineCount:currency:)``).
 struct InventoryPlugin: OrderPlugin {
     let warehouse: Warehouse
     var name: String { "inventory" }
@@ -19,8 +23,16 @@ struct InventoryPlugin: OrderPlugin {
         guard !context.lines.isEmpty else { return PluginResult() }
         let merchant = context.setup.merchant
         var skus: [String] = []
-        for line in context.lines where !skus.contains(line.item.sku) { skus.append(line.item.sku) }
-        let stock = try warehouse.availabilityNow(skus.map { (merchant: merchant, sku: $0) })
+        var wanted: [String: Int64] = [:]
+        for line in context.lines {
+            if wanted[line.item.sku] == nil { skus.append(line.item.sku) }
+            wanted[line.item.sku, default: 0] += line.quantity
+        }
+        // Capture reserves what it finds free, and the reservation checks
+        // again: counts last seen do when they suffice.
+        let stock = try context.isCapture
+            ? warehouse.availabilityBeforeReserving(skus.map { (merchant: merchant, sku: $0, wanted: wanted[$0]!) })
+            : warehouse.availabilityNow(skus.map { (merchant: merchant, sku: $0) })
         var quoted: [String: Int64] = [:]
         for hold in context.quotedHolds where hold.merchant == merchant { quoted[hold.sku, default: 0] += hold.quantity }
         let free = Dictionary(uniqueKeysWithValues: stock.filter(\.known).map { ($0.sku, $0.free + quoted[$0.sku, default: 0]) })
