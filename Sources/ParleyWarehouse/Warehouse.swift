@@ -186,6 +186,18 @@ public actor Warehouse {
         return try availabilityNow(items.map { (merchant: $0.merchant, sku: $0.sku) })
     }
 
+    /// What ``availabilityBeforeReserving(_:)`` (when `beforeReserving`) or
+    /// ``availabilityNow(_:)`` would answer without reading the database,
+    /// if they would; nil when they would read. For a caller that can answer
+    /// at once from memory and otherwise has to treat the read as I/O.
+    public nonisolated func availabilityInMemory(_ items: [(merchant: String, sku: String, wanted: Int64)], beforeReserving: Bool) -> [SkuAvailability]? {
+        guard items.count <= 1000 else { return nil }
+        if beforeReserving, let seen = stockHints.lookup(items) { return seen }
+        return stockCache.lookup(
+            items.map { (merchant: $0.merchant, sku: $0.sku) }, version: database.batchedWriter.batchesEnded, now: clock.nowMilliseconds
+        )
+    }
+
     private static func availability(_ db: Database, _ items: [(merchant: String, sku: String)], now: Int64) throws -> [SkuAvailability] {
         guard items.count <= 1000 else { throw WarehouseError.invalid(field: "items", description: "at most 1000 per call") }
         let lapsed = try Store.dueHeld(db, now: now)
@@ -589,10 +601,30 @@ public actor Warehouse {
         }
     }
 
-    /// Sweeps until cancelled (the daemon runs this as a service).
+    /// Whether a held reservation's window has passed (a read).
+    nonisolated func anyDue() async throws -> Bool {
+        let now = clock.nowMilliseconds
+        return try await database.writer.read { db in
+            try Bool.fetchOne(
+                db,
+                sql: "SELECT EXISTS (SELECT 1 FROM warehouse_reservation WHERE state = 'HELD' AND expires_at_ms <= ?)",
+                arguments: [now]
+            ) ?? false
+        }
+    }
+
+    /// Sweeps until cancelled (the daemon runs this as a service). A sweep
+    /// writes only when a reservation is due: a write, even one that changes
+    /// nothing, ends a batch, and every batch ended drops ``StockCache``'s
+    /// counts. An idle sweep each second cost Negotiate its cached stock for
+    /// a tenth of every second (docs/benchmarks.md, session 14).
     public func runSweeper() async {
         while !Task.isCancelled {
             do {
+                guard try await anyDue() else {
+                    try? await Task.sleep(for: configuration.sweepInterval)
+                    continue
+                }
                 let swept = try await sweepExpired()
                 if swept > 0 { logger.debug("expired reservations", metadata: ["count": "\(swept)"]) }
                 if swept == 500 { continue }  // More are due: keep going.

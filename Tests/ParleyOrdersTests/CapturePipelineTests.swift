@@ -132,6 +132,46 @@ struct CapturePipelineTests {
         #expect(!capture.hasOrder && capture.acceptance.status == .rejected)
     }
 
+    /// A plug-in that answers at once, has no answer at once, or throws;
+    /// its `run` outlasts its timeout.
+    struct SometimesProbe: SometimesInlineOrderPlugin {
+        enum Mode: Sendable { case answers, waits, throwsError }
+        struct Thrown: Error {}
+        var mode: Mode
+        var name: String { "probe-sometimes" }
+        var point: CallOutPoint { .afterPaymentCheck }
+        var interests: Set<PluginInterest> { [.always] }
+        var defaultTimeoutMilliseconds: UInt32 { 50 }
+        var defaultFailOpen: Bool { true }
+
+        func runIfImmediate(_ context: PluginContext) throws -> PluginResult? {
+            switch mode {
+            case .answers: PluginResult(amendments: [Amendment(path: "", code: Amendment.Code(rawValue: "IMMEDIATE"), message: "at once", isBlocking: false)])
+            case .waits: nil
+            case .throwsError: throw Thrown()
+            }
+        }
+
+        func run(_ context: PluginContext) async throws -> PluginResult {
+            try await Task.sleep(for: .seconds(5))
+            return PluginResult()
+        }
+    }
+
+    @Test("a plug-in's answer at once stands without a race; without one its run is raced against the timeout; a throw is a failure")
+    func sometimesInline() async throws {
+        func codes(_ mode: SometimesProbe.Mode) async throws -> [String] {
+            let shop = try await Self.shop(plugins: [SometimesProbe(mode: mode)])
+            let started = ContinuousClock.now
+            let response = try await shop.orders.negotiate(Self.buy("q-1"), agent: "agency")
+            #expect(ContinuousClock.now - started < .seconds(4))
+            return response.amendments.filter { $0.code == "IMMEDIATE" || $0.code == "PLUGIN_FAILED" }.map { "\($0.code) \($0.message.contains("within") ? "timeout" : "")" }
+        }
+        #expect(try await codes(.answers) == ["IMMEDIATE "])
+        #expect(try await codes(.waits) == ["PLUGIN_FAILED timeout"])
+        #expect(try await codes(.throwsError) == ["PLUGIN_FAILED "])
+    }
+
     @Test("a plug-in's timeout on an event loop's timer: a slow body times out, a quick one wins and the timer stays quiet")
     func raceOnEventLoopTimer() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -144,8 +144,15 @@ struct WarehouseTests {
         let before = { (wanted: Int64) throws -> SkuAvailability in
             try warehouse.availabilityBeforeReserving([(merchant: "widgets", sku: "widget", wanted: wanted)])[0]
         }
+        let inMemory = { (wanted: Int64, beforeReserving: Bool) -> Int64? in
+            warehouse.availabilityInMemory([(merchant: "widgets", sku: "widget", wanted: wanted)], beforeReserving: beforeReserving)?.first?.free
+        }
         // Never seen: read.
+        #expect(inMemory(3, true) == nil)
         #expect(try before(3).free == 10)
+        #expect(inMemory(3, true) == 10 && inMemory(11, true) == nil)
+        // Without a reservation to follow, only the exact cache answers from memory.
+        #expect(inMemory(3, false) == nil)
         // Units taken since: the count last seen answers while it suffices.
         _ = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(8)], holdSeconds: 60, reference: "r"))
         #expect(try before(3).free == 10)
@@ -455,6 +462,27 @@ struct WarehouseTests {
         let audit = try await warehouse.audit(caller: merchant)
         #expect(audit.balances, "\(audit.discrepancies)")
         #expect(audit.free == 50)
+    }
+
+    @Test("the running sweeper writes nothing while no reservation is due (cached stock stays valid), and writes a lapsed one down")
+    func idleSweeper() async throws {
+        let warehouse = try makeWarehouse { $0.sweepInterval = .milliseconds(5) }
+        try await stock(warehouse, 10)
+        let record = try reserved(try await warehouse.reserve(owner: "acme-travel", lines: [line(2)], holdSeconds: 10, reference: ""))
+        let before = warehouse.database.batchedWriter.batchesEnded
+        let sweeper = Task { await warehouse.runSweeper() }
+        defer { sweeper.cancel() }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(warehouse.database.batchedWriter.batchesEnded == before)
+        #expect(try await warehouse.anyDue() == false)
+        clock.advance(by: .seconds(10))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await warehouse.anyDue(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(warehouse.database.batchedWriter.batchesEnded > before)
+        let written = try await warehouse.database.writer.read { db in
+            try String.fetchOne(db, sql: "SELECT state FROM warehouse_reservation WHERE id = ?", arguments: [record.id])
+        }
+        #expect(written == "EXPIRED")
     }
 
     @Test("a backlog of lapsed reservations is written down in chunks, each its own transaction, and the ledger balances")

@@ -11,7 +11,7 @@ import Synchronization
 /// (``Warehouse/availabilityBeforeReserving(_:)``): when they overstate
 /// what is free, the capture's reservation refuses and its shortages make
 /// the same amendments (``shortages(after:lines:lineCount:currency:)``).
-struct InventoryPlugin: OrderPlugin {
+struct InventoryPlugin: SometimesInlineOrderPlugin {
     let warehouse: Warehouse
     var name: String { "inventory" }
     var point: CallOutPoint { .afterItemCheck }
@@ -19,20 +19,40 @@ struct InventoryPlugin: OrderPlugin {
     var defaultTimeoutMilliseconds: UInt32 { 200 }
     var defaultFailOpen: Bool { false }
 
+    /// From counts in memory: cached (Negotiate) or last seen (Capture).
+    func runIfImmediate(_ context: PluginContext) throws -> PluginResult? {
+        guard !context.lines.isEmpty else { return PluginResult() }
+        let wanted = Self.wanted(context)
+        return warehouse.availabilityInMemory(wanted, beforeReserving: context.isCapture).map { result(context, stock: $0) }
+    }
+
     func run(_ context: PluginContext) async throws -> PluginResult {
         guard !context.lines.isEmpty else { return PluginResult() }
-        let merchant = context.setup.merchant
-        var skus: [String] = []
-        var wanted: [String: Int64] = [:]
-        for line in context.lines {
-            if wanted[line.item.sku] == nil { skus.append(line.item.sku) }
-            wanted[line.item.sku, default: 0] += line.quantity
-        }
+        let wanted = Self.wanted(context)
         // Capture reserves what it finds free, and the reservation checks
         // again: counts last seen do when they suffice.
         let stock = try context.isCapture
-            ? warehouse.availabilityBeforeReserving(skus.map { (merchant: merchant, sku: $0, wanted: wanted[$0]!) })
-            : warehouse.availabilityNow(skus.map { (merchant: merchant, sku: $0) })
+            ? warehouse.availabilityBeforeReserving(wanted)
+            : warehouse.availabilityNow(wanted.map { (merchant: $0.merchant, sku: $0.sku) })
+        return result(context, stock: stock)
+    }
+
+    /// Each SKU of the order once, with the units its lines want.
+    private static func wanted(_ context: PluginContext) -> [(merchant: String, sku: String, wanted: Int64)] {
+        let merchant = context.setup.merchant
+        var skus: [(merchant: String, sku: String, wanted: Int64)] = []
+        for line in context.lines {
+            if let index = skus.firstIndex(where: { $0.sku == line.item.sku }) {
+                skus[index].wanted += line.quantity
+            } else {
+                skus.append((merchant: merchant, sku: line.item.sku, wanted: line.quantity))
+            }
+        }
+        return skus
+    }
+
+    private func result(_ context: PluginContext, stock: [SkuAvailability]) -> PluginResult {
+        let merchant = context.setup.merchant
         var quoted: [String: Int64] = [:]
         for hold in context.quotedHolds where hold.merchant == merchant { quoted[hold.sku, default: 0] += hold.quantity }
         let free = Dictionary(uniqueKeysWithValues: stock.filter(\.known).map { ($0.sku, $0.free + quoted[$0.sku, default: 0]) })

@@ -111,6 +111,17 @@ extension InlineOrderPlugin {
     public func run(_ context: PluginContext) async throws -> PluginResult { try runInline(context) }
 }
 
+/// A plug-in that can often answer from memory at once, and otherwise has
+/// to wait (I/O): the runner calls ``runIfImmediate(_:)`` directly and races
+/// ``OrderPlugin/run(_:)`` against the timeout only when that gives nil.
+/// The race's tasks were more than the inventory plug-in's own work when
+/// its counts were in memory (docs/benchmarks.md, session 14).
+public protocol SometimesInlineOrderPlugin: OrderPlugin {
+    /// The result, if it can be had without waiting on anything; a throw
+    /// is a failure as from ``OrderPlugin/run(_:)``.
+    func runIfImmediate(_ context: PluginContext) throws -> PluginResult?
+}
+
 /// Runs the plug-ins of one call-out point: in registration order, each one
 /// enabled for the merchant and interested in the order, each under its
 /// timeout. A failure becomes a `PLUGIN_FAILED` amendment: a notice when the
@@ -151,6 +162,8 @@ struct PluginRunner: Sendable {
             let outcome: Result<PluginResult, Failure>
             if let inline = plugin as? any InlineOrderPlugin {
                 do { outcome = .success(try inline.runInline(context)) } catch { outcome = .failure(.failed(String(describing: error))) }
+            } else if let sometimes = plugin as? any SometimesInlineOrderPlugin, let immediate = Self.immediate(sometimes, context) {
+                outcome = immediate
             } else {
                 outcome = await Self.race(timeoutMilliseconds: timeout, { try await plugin.run(context) })
             }
@@ -171,6 +184,15 @@ struct PluginRunner: Sendable {
             }
         }
         return combined
+    }
+
+    /// `plugin`'s immediate outcome, if it has one.
+    private static func immediate(_ plugin: any SometimesInlineOrderPlugin, _ context: PluginContext) -> Result<PluginResult, Failure>? {
+        do {
+            return try plugin.runIfImmediate(context).map { .success($0) }
+        } catch {
+            return .failure(.failed(String(describing: error)))
+        }
     }
 
     /// Why a plug-in gave no result.
