@@ -132,10 +132,20 @@ extension Orders {
         }
 
         let controller = OrderAcceptanceController(setup: setup, now: now, cardKey: cardKey)
+        // Stock as last seen: the hold checks it.
         var acceptance = try await controller.evaluate(
-            request, agent: agent, plugins: plugins, isCapture: true, quotedHolds: quote?.holds ?? []
+            request, agent: agent, plugins: plugins, isCapture: true, quotedHolds: quote?.holds ?? [], stockMayBeLastSeen: true
         )
         var response = acceptance.response
+        // Refused for something else, the order never reaches its hold: its
+        // stock is counted exactly, so that the refusal lists any shortage
+        // too (after the other amendments). Unless the check found one,
+        // which it does only from an exact count.
+        if response.status != .acceptable, !acceptance.holds.isEmpty, let warehouse,
+            !response.amendments.contains(where: { $0.code == Amendment.Code.inventoryShort.rawValue })
+        {
+            response = Self.amended(response, with: try InventoryPlugin.exactShortages(warehouse, acceptance.plugins))
+        }
         if response.status == .acceptable {
             let pre = await plugins.run(.preAuthorization, acceptance.plugins)
             if !pre.amendments.isEmpty { response = Self.amended(response, with: pre.amendments) }

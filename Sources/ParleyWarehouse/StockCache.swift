@@ -33,7 +33,7 @@ final class StockCache: Sendable {
             var result: [SkuAvailability] = []
             result.reserveCapacity(items.count)
             for item in items {
-                guard let free = state.free[SkuKey(merchant: item.merchant, sku: item.sku)] else { return nil }
+                guard let free = state.free.bytewise(SkuKey(merchant: item.merchant, sku: item.sku)) else { return nil }
                 result.append(SkuAvailability(merchant: item.merchant, sku: item.sku, known: free != nil, free: free ?? 0))
             }
             return result
@@ -68,7 +68,7 @@ final class StockCache: Sendable {
             guard version == state.version else { return }
             state.validUntil = min(state.validUntil, validUntil)
             for item in availability {
-                state.free[SkuKey(merchant: item.merchant, sku: item.sku)] = item.known ? item.free : Int64?.none
+                state.free.setBytewise(SkuKey(merchant: item.merchant, sku: item.sku), item.known ? item.free : Int64?.none)
             }
         }
     }

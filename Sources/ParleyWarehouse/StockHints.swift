@@ -1,8 +1,9 @@
 import Synchronization
 
-/// Each known SKU's free count as last seen (by a read of availability, or
-/// in a reservation's refusal), for callers about to reserve, whom the
-/// reservation itself checks (``Warehouse/availabilityBeforeReserving(_:)``).
+/// Each known SKU's free count as last seen (by ``Warehouse/availabilityNow(_:)``'s
+/// reads, or in a reservation's refusal), for callers about to reserve, whom
+/// the reservation itself checks (``Warehouse/availabilityBeforeReserving(_:)``).
+/// Keys match byte for byte, as SQLite's do (``SkuKey/isBytewise(_:)``).
 ///
 /// A count may be stale either way. That a SKU is known is never stale: its
 /// row is never deleted, so a SKU seen known stays known.
@@ -19,7 +20,7 @@ final class StockHints: Sendable {
             var result: [SkuAvailability] = []
             result.reserveCapacity(items.count)
             for item in items {
-                guard let count = free[SkuKey(merchant: item.merchant, sku: item.sku)], count >= item.wanted else { return nil }
+                guard let count = free.bytewise(SkuKey(merchant: item.merchant, sku: item.sku)), count >= item.wanted else { return nil }
                 result.append(SkuAvailability(merchant: item.merchant, sku: item.sku, known: true, free: count))
             }
             return result
@@ -30,8 +31,9 @@ final class StockHints: Sendable {
     func note(_ counts: some Sequence<(merchant: String, sku: String, free: Int64)>) {
         free.withLock { free in
             for count in counts {
-                if free.count >= Self.maximumEntries { free.removeAll(keepingCapacity: true) }
-                free[SkuKey(merchant: count.merchant, sku: count.sku)] = count.free
+                let key = SkuKey(merchant: count.merchant, sku: count.sku)
+                if free.count >= Self.maximumEntries, free[key] == nil { free.removeAll(keepingCapacity: true) }
+                free.setBytewise(key, count.free)
             }
         }
     }

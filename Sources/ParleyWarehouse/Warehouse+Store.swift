@@ -5,6 +5,28 @@ import ParleyStore
 struct SkuKey: Hashable {
     let merchant: String
     let sku: String
+
+    /// Whether `other` is this key byte for byte. Swift's `==` (and so a
+    /// dictionary lookup) takes canonically equivalent strings as equal
+    /// ("é" as one scalar or as "e" and an accent), SQLite only the same
+    /// bytes: a count kept under one form must not answer for the other.
+    func isBytewise(_ other: SkuKey) -> Bool {
+        merchant.utf8.elementsEqual(other.merchant.utf8) && sku.utf8.elementsEqual(other.sku.utf8)
+    }
+}
+
+extension Dictionary where Key == SkuKey {
+    /// The value stored under `key` byte for byte (see ``SkuKey/isBytewise(_:)``).
+    func bytewise(_ key: SkuKey) -> Value? {
+        guard let index = index(forKey: key), self[index].key.isBytewise(key) else { return nil }
+        return self[index].value
+    }
+
+    /// Stores `value` under `key` as `key`'s bytes spell it.
+    mutating func setBytewise(_ key: SkuKey, _ value: Value) {
+        if let index = index(forKey: key), !self[index].key.isBytewise(key) { remove(at: index) }
+        self[key] = value
+    }
 }
 
 /// The warehouse's SQL, each function one step inside a caller's transaction.

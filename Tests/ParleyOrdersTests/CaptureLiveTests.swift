@@ -247,6 +247,27 @@ struct CaptureLiveTests {
             let again = try await agent.unary(OrdersService.capture, request, as: Parley_V1_CaptureResponse.self)
             #expect(again.acceptance.amendments == refused.acceptance.amendments && !again.hasOrder)
             #expect(try await counters(daemon).held == 4)
+
+            // Seen again with 5 free, then taken again; this time the check
+            // refuses the order for something else (a coupon), so it never
+            // reaches a hold: its stock is counted exactly, the shortage listed too.
+            let rival = try await daemon.daemon.warehouse.reservations(caller: Self.admin, state: .held, limit: 10)
+            for held in rival { _ = try await daemon.daemon.warehouse.release(id: held.id, caller: Self.admin) }
+            _ = try await agent.unary(OrdersService.capture, Self.buy([("lamp", 3)], id: "seen-2", card: SimulatedPaymentProcessor.declinedCard), as: Parley_V1_CaptureResponse.self)
+            _ = try await daemon.daemon.warehouse.reserve(
+                owner: "rival-travel", lines: [ReservationLineRequest(merchant: "lamps", sku: "lamp", quantity: 4)], holdSeconds: 600, reference: "rival"
+            )
+            var coupon = Self.buy([("lamp", 3)], id: "coupon")
+            coupon.coupons = ["not-a-coupon"]
+            let both = try await agent.unary(OrdersService.capture, coupon, as: Parley_V1_CaptureResponse.self)
+            #expect(both.acceptance.status != .acceptable && !both.hasOrder)
+            #expect(both.acceptance.amendments.contains { $0.path == "coupons[0]" })
+            #expect(both.acceptance.amendments.contains { $0.code == "INVENTORY_SHORT" && $0.message == "3 of lamp wanted, 1 in stock" })
+            // Counted exactly from the start (1 is now the count seen): the same amendments.
+            let exact = try await agent.unary(OrdersService.capture, coupon, as: Parley_V1_CaptureResponse.self)
+            #expect(Set(exact.acceptance.amendments.map(\.message)) == Set(both.acceptance.amendments.map(\.message)))
+            #expect(exact.acceptance.status == both.acceptance.status)
+            #expect(try await counters(daemon).held == 4)
         }
     }
 

@@ -175,6 +175,14 @@ struct WarehouseTests {
         #expect(unknown.map(\.known) == [true, false])
         _ = try await warehouse.allocate(merchant: "widgets", adjustments: [.init(sku: "gone", delta: 3, reason: "found")], caller: merchant)
         #expect(try warehouse.availabilityBeforeReserving([(merchant: "widgets", sku: "gone", wanted: 1)]).map(\.free) == [3])
+        // Keys match byte for byte, as SQLite's do: a count seen for "café"
+        // spelled with one scalar does not answer for "café" spelled with a
+        // combining accent, another SKU to SQLite (and one it does not know).
+        try await stock(warehouse, 4, sku: "caf\u{E9}")
+        #expect(try warehouse.availabilityBeforeReserving([(merchant: "widgets", sku: "caf\u{E9}", wanted: 1)]).map(\.known) == [true])
+        #expect(warehouse.availabilityInMemory([(merchant: "widgets", sku: "cafe\u{301}", wanted: 1)], beforeReserving: true) == nil)
+        #expect(try warehouse.availabilityBeforeReserving([(merchant: "widgets", sku: "cafe\u{301}", wanted: 1)]).map(\.known) == [false])
+        #expect(try warehouse.availabilityBeforeReserving([(merchant: "widgets", sku: "caf\u{E9}", wanted: 1)]).map(\.free) == [4])
     }
 
     @Test("extensions cannot hold stock past the reservation's lifetime")

@@ -44,7 +44,8 @@ struct OrderAcceptanceController {
         agent: String,
         plugins: PluginRunner,
         isCapture: Bool,
-        quotedHolds: [ReservationLineRequest] = []
+        quotedHolds: [ReservationLineRequest] = [],
+        stockMayBeLastSeen: Bool = false
     ) async throws(OrdersError) -> Acceptance {
         try validate(request)
         let currency = setup.currency
@@ -63,7 +64,7 @@ struct OrderAcceptanceController {
         let priced = items.lines
         var context = PluginContext(
             agent: agent, setup: setup, request: request, lines: priced, total: nil, payment: nil,
-            now: now, isCapture: isCapture, quotedHolds: quotedHolds
+            now: now, isCapture: isCapture, quotedHolds: quotedHolds, stockMayBeLastSeen: stockMayBeLastSeen
         )
         let afterItems = await plugins.run(.afterItemCheck, context)
         amendments += afterItems.amendments

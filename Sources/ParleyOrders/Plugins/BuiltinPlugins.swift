@@ -8,9 +8,13 @@ import Synchronization
 /// and "remove the line" as its menu. Its stock-tracked lines are the order's
 /// holds (reserved on quote when the merchant asks for it, and at capture).
 /// Under Capture the counts may be the last seen
-/// (``Warehouse/availabilityBeforeReserving(_:)``): when they overstate
-/// what is free, the capture's reservation refuses and its shortages make
-/// the same amendments (``shortages(after:lines:lineCount:currency:)``).
+/// (``PluginContext/stockMayBeLastSeen``,
+/// ``Warehouse/availabilityBeforeReserving(_:)``): when they overstate what
+/// is free, the capture's hold refuses and its shortages make the same
+/// amendments (``shortages(after:lines:lineCount:currency:)``), listed after
+/// the others. When anything else refuses the order first, Capture counts
+/// its stock exactly (``exactShortages(_:_:)``), so that the refusal lists
+/// any shortage too.
 struct InventoryPlugin: SometimesInlineOrderPlugin {
     let warehouse: Warehouse
     var name: String { "inventory" }
@@ -23,7 +27,7 @@ struct InventoryPlugin: SometimesInlineOrderPlugin {
     func runIfImmediate(_ context: PluginContext) throws -> PluginResult? {
         guard !context.lines.isEmpty else { return PluginResult() }
         let wanted = Self.wanted(context)
-        return warehouse.availabilityInMemory(wanted, beforeReserving: context.isCapture).map { result(context, stock: $0) }
+        return warehouse.availabilityInMemory(wanted, beforeReserving: context.stockMayBeLastSeen).map { Self.result(context, stock: $0) }
     }
 
     func run(_ context: PluginContext) async throws -> PluginResult {
@@ -31,10 +35,17 @@ struct InventoryPlugin: SometimesInlineOrderPlugin {
         let wanted = Self.wanted(context)
         // Capture reserves what it finds free, and the reservation checks
         // again: counts last seen do when they suffice.
-        let stock = try context.isCapture
+        let stock = try context.stockMayBeLastSeen
             ? warehouse.availabilityBeforeReserving(wanted)
             : warehouse.availabilityNow(wanted.map { (merchant: $0.merchant, sku: $0.sku) })
-        return result(context, stock: stock)
+        return Self.result(context, stock: stock)
+    }
+
+    /// The shortages of `context`'s lines by an exact count of their stock.
+    static func exactShortages(_ warehouse: Warehouse, _ context: PluginContext) throws -> [Amendment] {
+        guard !context.lines.isEmpty else { return [] }
+        let stock = try warehouse.availabilityNow(wanted(context).map { (merchant: $0.merchant, sku: $0.sku) })
+        return result(context, stock: stock).amendments
     }
 
     /// Each SKU of the order once, with the units its lines want.
@@ -51,7 +62,7 @@ struct InventoryPlugin: SometimesInlineOrderPlugin {
         return skus
     }
 
-    private func result(_ context: PluginContext, stock: [SkuAvailability]) -> PluginResult {
+    private static func result(_ context: PluginContext, stock: [SkuAvailability]) -> PluginResult {
         let merchant = context.setup.merchant
         var quoted: [String: Int64] = [:]
         for hold in context.quotedHolds where hold.merchant == merchant { quoted[hold.sku, default: 0] += hold.quantity }

@@ -52,6 +52,9 @@ public struct PluginContext: Sendable {
     public var isCapture: Bool
     /// Units an earlier quote of this order already holds (inventory counts them as free for it).
     public var quotedHolds: [ReservationLineRequest]
+    /// Whether stock may be counted as last seen rather than read exactly:
+    /// for a capture whose hold is the check (``Warehouse/availabilityBeforeReserving(_:)``).
+    public var stockMayBeLastSeen = false
 
     /// Whether `interest` is present in this order.
     public func has(_ interest: PluginInterest) -> Bool {
