@@ -80,9 +80,8 @@ enum OrdersStore {
     static func insert(_ db: Database, _ row: EncodedOrderRow, detail: EncodedOrder, reservationID: String) throws {
         var bytes = detail.detail
         if !reservationID.isEmpty {
-            var suffix = Parley_V1_Order()
-            suffix.reservationID = reservationID
-            bytes.append(contentsOf: try suffix.serializedBytes() as [UInt8])
+            // `reservation_id`, field 11, as SwiftProtobuf would write it.
+            ProtobufFields.appendLengthDelimited(11, Data(reservationID.utf8), to: &bytes)
         }
         try db.executeDirect(
             sql: """
